@@ -1,0 +1,29 @@
+"""siege: Monte Carlo discrete-event model of sieges of fortified towns.
+
+>>> import siege
+>>> scenario = siege.load_scenario("scenarios/bakhmut.toml")
+>>> result = siege.simulate(scenario, replications=2000, seed=1)
+>>> result.summary().end_reasons["withdrew"].p  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from siege.errors import ResultsError, RunError, ScenarioError, SiegeError  # noqa: E402
+from siege.montecarlo import SimulationResult, simulate  # noqa: E402
+from siege.results import read_results  # noqa: E402
+from siege.scenario import Scenario, load_scenario  # noqa: E402
+
+__all__ = [
+    "ResultsError",
+    "RunError",
+    "Scenario",
+    "ScenarioError",
+    "SiegeError",
+    "SimulationResult",
+    "__version__",
+    "load_scenario",
+    "read_results",
+    "simulate",
+]

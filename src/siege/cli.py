@@ -1,0 +1,264 @@
+"""The ``siege`` command: a thin typer layer over the Python API (parse, call, print).
+
+Errors that are the user's to fix (bad scenario, bad option, missing file) print one message
+and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from siege import __version__
+from siege.errors import SiegeError
+from siege.scenario import load_scenario, parse_assignment, to_toml
+
+app = typer.Typer(
+    name="siege",
+    help="Monte Carlo model of sieges of fortified towns: attrition, supply, encirclement, "
+    "withdrawal decisions.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one error message to stderr and exit (status 2 for user errors)."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn siege's own errors into a one-line message and exit status 2."""
+    try:
+        yield
+    except SiegeError as exc:
+        fail(_escape(str(exc)))
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out_console.print(f"siege {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    """Monte Carlo model of sieges of fortified towns."""
+
+
+def _overrides(assignments: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for text in assignments or []:
+        key, value = parse_assignment(text)
+        out[key] = value
+    return out
+
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a scenario value: dotted.key=value (repeatable), e.g. "
+        "--set attacker.strength=40000 --set routes.siversk.capacity_tonnes_per_day=100",
+    ),
+]
+FileArgument = Annotated[Path, typer.Argument(help="Scenario file (TOML).", show_default=False)]
+
+
+@app.command()
+def validate(file: FileArgument, set_: SetOption = None) -> None:
+    """Check a scenario file and print it resolved, with every default filled in."""
+    with user_errors():
+        scenario = load_scenario(file, _overrides(set_))
+        out_console.print(to_toml(scenario), markup=False, end="")
+        err_console.print(f"{file}: valid (sha256 {scenario.sha256()[:12]})")
+
+
+@app.command()
+def simulate(
+    file: FileArgument,
+    replications: Annotated[
+        int | None, typer.Option("--replications", "-n", min=1, help="Replications to run.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Root seed.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Results file (Parquet); bands go beside it as NAME.bands.parquet. "
+            "Default: SCENARIO.results.parquet in the current folder.",
+        ),
+    ] = None,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="Worker processes (default: all cores)."),
+    ] = None,
+    block_size: Annotated[
+        int | None,
+        typer.Option("--block-size", min=1, help="Replications per block (results unchanged)."),
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="Engine: batch.")] = "batch",
+) -> None:
+    """Run a scenario's replications; print a summary and write the outcomes to Parquet."""
+    from siege.montecarlo import default_workers
+    from siege.montecarlo import simulate as run
+
+    with user_errors():
+        scenario = load_scenario(file, _overrides(set_))
+        path = out if out is not None else Path(f"{file.stem}.results.parquet")
+        total = replications or scenario.simulation.replications
+        n_workers = workers or min(default_workers(), max(1, math.ceil(total / 16384)))
+        with _progress(total) as progress:
+            result = run(
+                scenario,
+                replications=replications,
+                seed=seed,
+                engine=engine,
+                block_size=block_size,
+                workers=n_workers,
+                out=path,
+                progress=progress,
+            )
+        summary = result.summary()
+        if as_json:
+            payload = {
+                "scenario": result.scenario.name,
+                "scenario_sha256": result.scenario.sha256(),
+                "seed": result.scenario.simulation.seed,
+                "engine": result.engine,
+                "siege_version": __version__,
+                "out": str(path),
+                "bands": str(_bands(path)),
+                **summary.to_dict(),
+            }
+            sys.stdout.write(json.dumps(_finite(payload), indent=2) + "\n")
+        else:
+            _print_summary(result.scenario.name, summary, path)
+
+
+def _bands(path: Path) -> Path:
+    from siege.results import bands_path
+
+    return bands_path(path)
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no inf/NaN: write them as null / the strings 'inf'."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar with ETA on a terminal (stderr); nothing when output is piped."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("replications"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("run", total=total)
+
+        def update(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield update
+
+
+def _fmt(x: float) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "inf"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.2f}"
+
+
+def _print_summary(name: str, summary: Any, path: Path) -> None:
+    reasons = Table(title=f"{name}: end of siege ({summary.replications:,} replications)")
+    reasons.add_column("end reason")
+    reasons.add_column("probability", justify="right")
+    reasons.add_column("95 % interval", justify="right")
+    reasons.add_column("count", justify="right")
+    for reason, prop in summary.end_reasons.items():
+        reasons.add_row(
+            reason, f"{prop.p:.3f}", f"{prop.low:.3f} – {prop.high:.3f}", f"{prop.count:,}"
+        )
+    out_console.print(reasons)
+    measures = Table(title="outcomes (median and 90 % interval over replications)")
+    measures.add_column("measure", no_wrap=True)
+    measures.add_column("unit", no_wrap=True)
+    measures.add_column("median", justify="right")
+    measures.add_column("5 %", justify="right")
+    measures.add_column("95 %", justify="right")
+    measures.add_column("mean", justify="right")
+    for key, spread in summary.measures.items():
+        measures.add_row(
+            key, spread.unit, _fmt(spread.median), _fmt(spread.p5), _fmt(spread.p95),
+            _fmt(spread.mean),
+        )
+    out_console.print(measures)
+    out_console.print(f"outcomes: {path}\nbands:    {_bands(path)}")
+
+
+def main() -> None:
+    """Entry point of the ``siege`` console script."""
+    try:
+        app()
+    except SiegeError as exc:  # pragma: no cover - commands already handle these
+        fail(_escape(str(exc)))
+
+
+if __name__ == "__main__":
+    main()

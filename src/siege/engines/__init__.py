@@ -1,0 +1,25 @@
+"""Engines decide *when* the model's transitions run; the rules are shared by all of them.
+
+* ``batch``: one SimPy environment advances a whole block of replications at once on a fixed
+  combat step (arrays of shape ``(n_replications, ...)``); what users run.
+"""
+
+from __future__ import annotations
+
+from siege.engines.base import BlockResult
+
+ENGINES = ("batch",)
+
+__all__ = ["ENGINES", "BlockResult", "run_block"]
+
+
+def run_block(engine: str, scenario: object, first: int, n: int) -> BlockResult:
+    """Run replications ``[first, first + n)`` of a scenario with the named engine."""
+    from siege.scenario import Scenario
+
+    assert isinstance(scenario, Scenario)
+    if engine == "batch":
+        from siege.engines.batch import run_batch
+
+        return run_batch(scenario, first, n)
+    raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")

@@ -1,0 +1,132 @@
+"""The batch engine: one SimPy environment advances a block of replications together.
+
+Processes act on whole arrays of replications: the combat process (fixed step), one convoy
+process per route (its own schedule), the decision-review process (its own schedule), and the
+dated-events process (parameter changes and reinforcement waves). Replications that end are
+removed from the arrays at once, so they cost nothing afterwards.
+
+Order at equal times: the combat step that ends at t is processed first (it is scheduled
+URGENT), so every other process sees the state at t; among the rest, SimPy's FIFO order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.core import URGENT
+
+from siege.engines.base import BlockResult, Recorder
+from siege.model import dynamics
+from siege.model.params import ModelParams, build_params
+from siege.rng import STREAM_BLOCK, BatchStreams
+from siege.scenario import Scenario
+
+
+class _UrgentTimeout(simpy.Event):
+    """A timeout processed before ordinary events due at the same time."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, max(delay, 0.0))
+
+
+class BatchRun:
+    """One block of replications advanced by one SimPy environment."""
+
+    def __init__(self, scenario: Scenario, first: int, n: int) -> None:
+        self.params: ModelParams = build_params(scenario)
+        sim = scenario.simulation
+        self.horizon = sim.horizon_days
+        self.dt = sim.time_step_days
+        self.first = first
+        self.streams = BatchStreams(sim.seed, first, n)
+        rep_ids = np.arange(first, first + n, dtype=np.int64)
+        self.state = dynamics.init_state(self.params, rep_ids, self.dt)
+        self.recorder = Recorder(self.params, first, n)
+        self.env = simpy.Environment()
+        self.done = self.env.event()
+
+    # -- processes --------------------------------------------------------------------------
+    def combat(self) -> Generator[simpy.Event, Any, None]:
+        self.recorder.observe(self.state, self.params, 0)
+        k = 0
+        while True:
+            t = k * self.dt
+            t_end = min((k + 1) * self.dt, self.horizon)
+            yield _UrgentTimeout(self.env, t_end - self.env.now)
+            dynamics.combat_step(self.state, self.params, t, t_end - t, self.streams)
+            for day in range(int(np.floor(t + 1e-9)) + 1, int(np.floor(t_end + 1e-9)) + 1):
+                self.recorder.observe(self.state, self.params, day)
+            reason, end_day = dynamics.end_reasons(self.state, self.params, t_end, self.horizon)
+            keep = self.recorder.retire(self.state, self.params, reason, end_day)
+            if not keep.all():
+                self.state.keep(keep)
+                blocks = self.streams.block_of(self.state.rep)
+                n_blocks = -(-self.recorder.n // STREAM_BLOCK)
+                self.streams.set_counts(np.bincount(blocks, minlength=n_blocks))
+            if self.state.n == 0:
+                self.done.succeed()
+                return
+            k += 1
+
+    def convoys(self, route: int) -> Generator[simpy.Event, Any, None]:
+        while True:
+            dynamics.convoy_arrives(self.state, self.params, route, self.streams)
+            yield self.env.timeout(1.0 / float(self.params.convoys_per_day[route]))
+
+    def reviews(self) -> Generator[simpy.Event, Any, None]:
+        policy = self.params.scenario.policy
+        yield self.env.timeout(policy.first_review_day)
+        k = 0
+        while True:
+            dynamics.review(self.state, self.params, self.env.now)
+            k += 1
+            next_time = policy.first_review_day + k * policy.review_interval_days
+            yield self.env.timeout(next_time - self.env.now)
+
+    def dated_events(self) -> Generator[simpy.Event, Any, None]:
+        for day, kind, payload in timeline(self.params.scenario):
+            if day > self.horizon:
+                return
+            yield self.env.timeout(day - self.env.now)
+            if kind == "set":
+                self.params = build_params(
+                    self.params.scenario.with_overrides(payload, source="events")
+                )
+            else:
+                personnel, quality = payload
+                dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
+
+    def run(self) -> BlockResult:
+        env = self.env
+        env.process(self.dated_events())
+        env.process(self.reviews())
+        for r in range(self.params.n_routes):
+            env.process(self.convoys(r))
+        env.process(self.combat())
+        env.run(until=self.done)
+        return self.recorder.result()
+
+
+def timeline(scenario: Scenario) -> list[tuple[float, str, Any]]:
+    """Dated events in time order: parameter changes first, then waves, on a tie."""
+    items: list[tuple[float, int, int, str, Any]] = []
+    for i, ev in enumerate(scenario.events):
+        items.append((ev.day, 0, i, "set", dict(ev.set)))
+    for side_name in ("defender", "attacker"):
+        side = getattr(scenario, side_name)
+        for i, wave in enumerate(side.waves):
+            q = wave.quality if wave.quality is not None else side.quality
+            items.append((wave.day, 1, i, side_name, (wave.personnel, q)))
+    items.sort(key=lambda x: (x[0], x[1], x[3], x[2]))
+    return [(d, kind, payload) for d, _, _, kind, payload in items]
+
+
+def run_batch(scenario: Scenario, first: int, n: int) -> BlockResult:
+    """Run replications ``[first, first + n)`` with the batch engine."""
+    return BatchRun(scenario, first, n).run()

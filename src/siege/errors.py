@@ -1,0 +1,43 @@
+"""Exception types: one per kind of failure, each with a message a user can act on."""
+
+from __future__ import annotations
+
+
+class SiegeError(Exception):
+    """Base class of every error siege raises on purpose (the CLI exits 2 on these)."""
+
+
+class ScenarioError(SiegeError):
+    """A scenario file (or an override of it) is missing, malformed or invalid.
+
+    ``file`` is the file concerned, ``key`` the dotted key at fault (if known) and ``line``
+    the line in the file (where TOML gives one).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.file = file
+        self.key = key
+        self.line = line
+        self.detail = message
+        where = []
+        if file:
+            where.append(f"{file}" + (f", line {line}" if line else ""))
+        if key:
+            where.append(f"key '{key}'")
+        prefix = ": ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ResultsError(SiegeError):
+    """A results file is missing, unreadable or not a siege results file."""
+
+
+class RunError(SiegeError):
+    """A simulation run failed (a worker died, a block raised) and could not be completed."""

@@ -1,0 +1,517 @@
+"""The siege's state and the transitions engines call: combat steps, convoy arrivals, reviews.
+
+State is held as arrays over the *running* replications (first axis). Engines decide *when*
+each transition runs (the batch engine on a fixed step for a block of replications, the event
+engine in continuous time for one) and supply the random streams; the transitions themselves
+are written once, here, from the rules in :mod:`siege.model.rules`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siege import rng
+from siege.bands import MeasureSpec
+from siege.model import rules
+from siege.model.params import ModelParams
+from siege.model.rules import CULMINATED, ENCIRCLED, HELD, WITHDREW
+from siege.rng import Streams
+
+F64 = NDArray[np.float64]
+EPS = 1e-9
+
+
+@dataclass
+class SiegeState:
+    """Arrays over running replications: ``(n,)``, ``(n, s)`` sectors, ``(n, r)`` routes,
+    ``(n, t)`` triggers, ``(n, w)`` rolling window."""
+
+    rep: NDArray[np.int64]
+    defender: F64  # personnel
+    defender_quality: F64
+    defender_reserves: F64
+    attacker: F64
+    attacker_quality: F64
+    attacker_reserves: F64
+    defender_losses: F64
+    attacker_losses: F64
+    control: F64  # (n, s) attacker control fraction
+    cut: NDArray[np.bool_]  # (n, r)
+    interdiction: F64  # (n, r) probability a convoy is lost
+    stockpile: F64  # tonnes
+    shortfall_days: F64
+    route_open_days: F64  # (n, r)
+    trigger_first: F64  # (n, t) day each trigger first held; NaN if never
+    order_day: F64  # day a withdrawal order takes effect; inf if none
+    window_defender: F64  # (n, w) losses per step in the rolling window
+    window_attacker: F64
+    window_sum_defender: F64
+    window_sum_attacker: F64
+    step_count: int = 0
+    extras: dict[str, F64] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.rep.shape[0])
+
+    def keep(self, mask: NDArray[np.bool_]) -> None:
+        """Drop the replications where ``mask`` is False (those that have ended)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                setattr(self, f.name, value[mask])
+
+
+def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> SiegeState:
+    """Day-0 state of the given replications."""
+    sc = params.scenario
+    n = rep_ids.shape[0]
+    full = np.full
+    control = np.tile(np.array([s.control for s in sc.sectors], dtype=float), (n, 1))
+    adj = rules.adjacent_control(control, params.adjacency)
+    cut = rules.update_cuts(
+        np.zeros((n, params.n_routes), dtype=bool), adj, params.cut_at, params.restore_below
+    )
+    window = window_steps(sc.policy.rolling_window_days, dt)
+    return SiegeState(
+        rep=rep_ids.astype(np.int64),
+        defender=full(n, float(sc.defender.strength)),
+        defender_quality=full(n, sc.defender.quality),
+        defender_reserves=full(n, sc.defender.trained_reserves),
+        attacker=full(n, float(sc.attacker.strength)),
+        attacker_quality=full(n, sc.attacker.quality),
+        attacker_reserves=full(n, sc.attacker.trained_reserves),
+        defender_losses=np.zeros(n),
+        attacker_losses=np.zeros(n),
+        control=control,
+        cut=cut,
+        interdiction=rules.interdiction_probability(
+            adj, params.interdiction_base, params.interdiction_full
+        ),
+        stockpile=full(n, sc.supply.stockpile_tonnes),
+        shortfall_days=np.zeros(n),
+        route_open_days=np.zeros((n, params.n_routes)),
+        trigger_first=full((n, len(params.triggers)), np.nan),
+        order_day=full(n, np.inf),
+        window_defender=np.zeros((n, window)),
+        window_attacker=np.zeros((n, window)),
+        window_sum_defender=np.zeros(n),
+        window_sum_attacker=np.zeros(n),
+    )
+
+
+def window_steps(window_days: float, dt: float) -> int:
+    """Number of combat steps in the rolling exchange-ratio window (at least 1)."""
+    return max(1, int(round(window_days / dt)))
+
+
+# ------------------------------------------------------------------------------------------
+# derived measures
+
+
+def town_control(state: SiegeState, params: ModelParams) -> F64:
+    """Mean attacker control of the fortified sectors, ``(n,)`` (0 if none)."""
+    if not params.has_fortified:
+        return np.zeros(state.n)
+    return np.asarray(state.control[:, params.fortified].mean(axis=1))
+
+
+def flank_control(state: SiegeState, params: ModelParams) -> F64:
+    """Mean attacker control of the flank sectors, ``(n,)`` (0 if none)."""
+    if not params.has_flanks:
+        return np.zeros(state.n)
+    return np.asarray(state.control[:, params.flank].mean(axis=1))
+
+
+def supply_days(state: SiegeState, params: ModelParams) -> F64:
+    """Days of supply in the stockpile at current consumption, ``(n,)``."""
+    return rules.days_of_supply(
+        state.stockpile, state.defender, params.scenario.supply.consumption_tonnes_per_person_day
+    )
+
+
+def open_capacity(state: SiegeState, params: ModelParams) -> F64:
+    """Share of route capacity getting through, ``(n,)``."""
+    return rules.open_capacity_fraction(state.cut, state.interdiction, params.capacity)
+
+
+def threat(state: SiegeState, params: ModelParams) -> F64:
+    """Encirclement threat in [0, 1], ``(n,)``."""
+    return rules.encirclement_threat(
+        flank_control(state, params),
+        open_capacity(state, params),
+        params.scenario.encirclement.flank_weight,
+    )
+
+
+def routes_open(state: SiegeState) -> F64:
+    """Routes not cut, ``(n,)``."""
+    return np.asarray((~state.cut).sum(axis=1), dtype=float)
+
+
+def routes_under_fire(state: SiegeState, params: ModelParams) -> F64:
+    """Routes cut or interdicted at or above their under-fire level, ``(n,)``."""
+    hot = state.cut | (state.interdiction >= params.under_fire_at[None, :])
+    return np.asarray(hot.sum(axis=1), dtype=float)
+
+
+def exchange_ratio(state: SiegeState) -> F64:
+    """Cumulative exchange ratio, attacker over defender losses, ``(n,)``."""
+    return rules.ratio(state.attacker_losses, state.defender_losses)
+
+
+def measure(name: str, state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Value of a trigger measure on every running replication, ``(n,)``."""
+    sc = params.scenario
+    if name == "encirclement_threat":
+        return threat(state, params)
+    if name == "routes_open":
+        return routes_open(state)
+    if name == "routes_under_fire":
+        return routes_under_fire(state, params)
+    if name == "days_of_supply":
+        return supply_days(state, params)
+    if name == "strength_fraction":
+        return state.defender / sc.defender.strength
+    if name == "rolling_exchange_ratio":
+        return rules.ratio(state.window_sum_attacker, state.window_sum_defender)
+    if name == "day":
+        return np.full(state.n, day)
+    if name == "days_past_counteroffensive":
+        co = sc.simulation.counteroffensive_day
+        return np.full(state.n, day - (co if co is not None else math.inf))
+    raise ValueError(f"unknown measure {name!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# transitions
+
+
+def combat_step(
+    state: SiegeState, params: ModelParams, t: float, dt: float, streams: Streams
+) -> None:
+    """Advance every running replication over ``[t, t + dt)`` (days): attrition, withdrawal
+    losses, reinforcements, advance, route status and consumption."""
+    sc = params.scenario
+    n = state.n
+    if n == 0:
+        return
+    # --- effectiveness -------------------------------------------------------------------
+    fort = rules.fortification_multiplier(
+        sc.fortification.multiplier,
+        sc.fortification.erosion_exponent,
+        sc.fortification.decay_per_day,
+        town_control(state, params),
+        t,
+    )
+    if params.n_sectors:
+        sector_mult = np.where(params.fortified[None, :], fort[:, None], 1.0)
+        fort_eff = sector_mult @ params.defender_share
+    else:
+        sector_mult = np.ones((n, 0))
+        fort_eff = fort
+    if sc.supply.consumption_tonnes_per_person_day > 0:
+        supply_eff = rules.supply_effectiveness(
+            supply_days(state, params), sc.supply.full_effect_days, sc.supply.min_effectiveness
+        )
+    else:
+        supply_eff = np.ones(n)
+    defender_power = state.defender * state.defender_quality * supply_eff  # before fortification
+    attacker_eff = state.attacker_quality
+    # --- attrition -------------------------------------------------------------------------
+    att = sc.attrition
+    d_rate, a_rate = rules.attrition_rates(
+        att.law,
+        att.helmbold_exponent,
+        state.attacker,
+        state.defender,
+        att.attacker_kill_rate * attacker_eff,
+        att.defender_kill_rate * state.defender_quality * supply_eff * fort_eff,
+    )
+    d_loss = rules.clip_losses(
+        rng.negative_binomial(streams, rng.DEFENDER_LOSSES, d_rate * dt, att.overdispersion),
+        state.defender,
+    )
+    a_loss = rules.clip_losses(
+        rng.negative_binomial(streams, rng.ATTACKER_LOSSES, a_rate * dt, att.overdispersion),
+        state.attacker,
+    )
+    # --- withdrawal losses (the part of the step inside the withdrawal) ----------------------
+    w_start = state.order_day
+    w_end = w_start + sc.withdrawal.duration_days
+    overlap = np.clip(np.minimum(t + dt, w_end) - np.maximum(t, w_start), 0.0, None)
+    if np.any(overlap > 0):
+        rate = rules.withdrawal_loss_rate(
+            open_capacity(state, params),
+            sc.withdrawal.loss_rate_per_day,
+            sc.withdrawal.loss_rate_no_routes_per_day,
+        )
+        p = -np.expm1(-rate * overlap)
+        w_loss = streams.binomial(rng.WITHDRAWAL, state.defender - d_loss, p)
+    else:
+        w_loss = np.zeros(n)
+    d_total = d_loss + w_loss
+    state.defender = state.defender - d_total
+    state.attacker = state.attacker - a_loss
+    state.defender_losses = state.defender_losses + d_total
+    state.attacker_losses = state.attacker_losses + a_loss
+    # --- rolling window ----------------------------------------------------------------------
+    w = state.window_defender.shape[1]
+    slot = state.step_count % w
+    state.window_sum_defender += d_total - state.window_defender[:, slot]
+    state.window_sum_attacker += a_loss - state.window_attacker[:, slot]
+    state.window_defender[:, slot] = d_total
+    state.window_attacker[:, slot] = a_loss
+    state.step_count += 1
+    # --- reinforcements (none once the withdrawal has begun) ---------------------------------
+    d_side, a_side = sc.defender, sc.attacker
+    staying = t + dt <= w_start + EPS
+    strength, quality, reserves = rules.reinforce(
+        state.defender,
+        state.defender_quality,
+        state.defender_reserves,
+        d_side.reinforcement_rate,
+        d_side.replacement_rate,
+        d_side.quality,
+        d_side.replacement_quality,
+        dt,
+    )
+    state.defender = np.where(staying, strength, state.defender)
+    state.defender_quality = np.where(staying, quality, state.defender_quality)
+    state.defender_reserves = np.where(staying, reserves, state.defender_reserves)
+    state.attacker, state.attacker_quality, state.attacker_reserves = rules.reinforce(
+        state.attacker,
+        state.attacker_quality,
+        state.attacker_reserves,
+        a_side.reinforcement_rate,
+        a_side.replacement_rate,
+        a_side.quality,
+        a_side.replacement_quality,
+        dt,
+    )
+    # --- ground ------------------------------------------------------------------------------
+    if params.n_sectors:
+        ratio = rules.local_force_ratio(
+            state.attacker * state.attacker_quality,
+            state.defender * state.defender_quality * supply_eff,
+            params.attacker_share,
+            params.defender_share,
+            sector_mult,
+        )
+        cv = sc.advance.noise_cv
+        shape = (n, params.n_sectors)
+        noise = (
+            streams.gamma(rng.ADVANCE, 1.0 / cv**2, cv**2, shape) if cv > 0 else np.ones(shape)
+        )
+        state.control = rules.advance_control(
+            state.control,
+            ratio,
+            params.sector_rate,
+            sc.advance.sensitivity,
+            sc.advance.parity,
+            dt,
+            noise,
+        )
+    del defender_power
+    update_routes(state, params)
+    state.route_open_days += (~state.cut) * dt
+    # --- consumption ---------------------------------------------------------------------------
+    per_person = sc.supply.consumption_tonnes_per_person_day
+    if per_person > 0:
+        state.stockpile, short = rules.consume(state.stockpile, state.defender, per_person, dt)
+        state.shortfall_days += short * dt
+
+
+def update_routes(state: SiegeState, params: ModelParams) -> None:
+    """Recompute interdiction probabilities and cut states from current control."""
+    if params.n_routes == 0:
+        return
+    adj = rules.adjacent_control(state.control, params.adjacency)
+    state.interdiction = rules.interdiction_probability(
+        adj, params.interdiction_base, params.interdiction_full
+    )
+    state.cut = rules.update_cuts(state.cut, adj, params.cut_at, params.restore_below)
+
+
+def convoy_arrives(
+    state: SiegeState, params: ModelParams, route: int, streams: Streams
+) -> None:
+    """One convoy on route ``route`` reaches (or fails to reach) every running replication."""
+    if state.n == 0:
+        return
+    lost = streams.random(rng.CONVOYS + route, (state.n,)) < state.interdiction[:, route]
+    delivered = rules.convoy_deliveries(lost, state.cut[:, route], float(params.convoy_load[route]))
+    state.stockpile = np.minimum(
+        state.stockpile + delivered, params.scenario.supply.storage_tonnes
+    )
+
+
+def review(state: SiegeState, params: ModelParams, day: float) -> None:
+    """A decision review: record the first day each trigger holds and, under a threshold
+    policy, order a withdrawal ``decision_latency_days`` after the decision."""
+    if state.n == 0 or not params.triggers:
+        return
+    policy = params.scenario.policy
+    fired = np.zeros((state.n, len(params.triggers)), dtype=bool)
+    for j, trig in enumerate(params.triggers):
+        fired[:, j] = rules.compare(measure(trig.measure, state, params, day), trig.op, trig.threshold)
+    first = state.trigger_first
+    state.trigger_first = np.where(fired & np.isnan(first), day, first)
+    if policy.kind == "threshold":
+        decide = rules.combine(fired, policy.combine) & np.isinf(state.order_day)
+        state.order_day = np.where(decide, day + policy.decision_latency_days, state.order_day)
+
+
+def add_wave(state: SiegeState, side: str, personnel: float, quality: float, day: float) -> None:
+    """A dated wave of personnel joins one side (not a garrison already withdrawing)."""
+    if side == "defender":
+        staying = day < state.order_day
+        strength, q, _ = rules.add_personnel(
+            state.defender, state.defender_quality, personnel, quality, 0.0, 1.0,
+            state.defender_reserves,
+        )
+        state.defender = np.where(staying, strength, state.defender)
+        state.defender_quality = np.where(staying, q, state.defender_quality)
+    else:
+        state.attacker, state.attacker_quality, _ = rules.add_personnel(
+            state.attacker, state.attacker_quality, personnel, quality, 0.0, 1.0,
+            state.attacker_reserves,
+        )
+
+
+def end_reasons(
+    state: SiegeState, params: ModelParams, t_end: float, horizon: float
+) -> tuple[NDArray[np.int8], F64]:
+    """Which running replications end at ``t_end`` and why (``RUNNING`` = go on), and the end
+    day of each. Precedence when several hold: encircled, collapsed, withdrew, attacker
+    culminated, held (horizon reached)."""
+    sc = params.scenario
+    n = state.n
+    reason = np.full(n, rules.RUNNING, dtype=np.int8)
+    end_day = np.full(n, t_end)
+    at_horizon = t_end >= horizon - EPS
+    reason[at_horizon] = HELD
+    power0 = sc.attacker.strength * sc.attacker.quality
+    culminated = state.attacker * state.attacker_quality < sc.attacker.culmination_fraction * power0
+    reason[culminated] = CULMINATED
+    w_end = state.order_day + sc.withdrawal.duration_days
+    withdrew = w_end <= t_end + EPS
+    reason[withdrew] = WITHDREW
+    end_day = np.where(withdrew, np.minimum(w_end, t_end), end_day)
+    collapsed = state.defender < sc.defender.collapse_fraction * sc.defender.strength
+    reason[collapsed] = rules.COLLAPSED
+    closed = rules.pocket_closed(
+        state.cut, flank_control(state, params), params.has_flanks,
+        sc.encirclement.closure_flank_control,
+    )
+    reason[closed] = ENCIRCLED
+    end_day = np.where(collapsed | closed, t_end, end_day)
+    return reason, end_day
+
+
+def days_held(
+    reason: NDArray[np.int8], end_day: F64, order_day: F64, horizon: float
+) -> F64:
+    """Days the defender held the town: to the horizon if held or the attacker culminated,
+    else to the start of the withdrawal or the end, whichever came first."""
+    kept = (reason == HELD) | (reason == CULMINATED)
+    return np.where(kept, horizon, np.minimum(end_day, order_day))
+
+
+# ------------------------------------------------------------------------------------------
+# what is observed each day, and what each replication reports
+
+
+def observation_specs(params: ModelParams) -> list[MeasureSpec]:
+    """The per-day measures recorded as percentile bands and sample trajectories."""
+    specs = [
+        MeasureSpec("defender_strength", "personnel", "log", 1.0, 1e8, 1600),
+        MeasureSpec("attacker_strength", "personnel", "log", 1.0, 1e8, 1600),
+        MeasureSpec("exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200),
+        MeasureSpec("days_of_supply", "days", "log", 1e-2, 1e4, 1200),
+        MeasureSpec("routes_open", "routes", "count", 0, params.n_routes, params.n_routes + 1),
+        MeasureSpec("encirclement_threat", "0..1", "linear", 0.0, 1.0, 1000),
+    ]
+    for name in params.scenario.sector_names:
+        specs.append(MeasureSpec(f"control_{name}", "attacker fraction", "linear", 0.0, 1.0, 1000))
+    return specs
+
+
+def observe(state: SiegeState, params: ModelParams) -> list[F64]:
+    """Current values of the observation measures, one ``(n,)`` array each, in spec order."""
+    values = [
+        state.defender,
+        state.attacker,
+        exchange_ratio(state),
+        supply_days(state, params),
+        routes_open(state),
+        threat(state, params),
+    ]
+    values.extend(state.control[:, j] for j in range(params.n_sectors))
+    return values
+
+
+def outcome_columns(params: ModelParams) -> list[str]:
+    """Names of the per-replication outcome columns, in file order (besides ``replication``
+    and ``end_reason``)."""
+    cols = [
+        "end_day",
+        "days_held",
+        "withdrawal_start_day",
+        "defender_losses",
+        "attacker_losses",
+        "exchange_ratio",
+        "days_beyond_counteroffensive",
+        "supply_shortfall_days",
+        "defender_final_strength",
+        "attacker_final_strength",
+    ]
+    cols += [f"route_open_days_{r}" for r in params.scenario.route_names]
+    cols += [f"trigger_first_day_{t.name}" for t in params.triggers]
+    return cols
+
+
+def final_outcomes(
+    state: SiegeState,
+    params: ModelParams,
+    mask: NDArray[np.bool_],
+    reason: NDArray[np.int8],
+    end_day: F64,
+) -> dict[str, F64]:
+    """Outcome values of the replications in ``mask`` that end now, one array per column.
+
+    An encircled garrison is lost: its remaining personnel count as defender losses.
+    """
+    sc = params.scenario
+    horizon = sc.simulation.horizon_days
+    r = reason[mask]
+    e = end_day[mask]
+    order = state.order_day[mask]
+    encircled = r == ENCIRCLED
+    remaining = state.defender[mask]
+    d_losses = state.defender_losses[mask] + np.where(encircled, remaining, 0.0)
+    a_losses = state.attacker_losses[mask]
+    held = days_held(r, e, order, horizon)
+    co = sc.simulation.counteroffensive_day
+    beyond = np.maximum(held - co, 0.0) if co is not None else np.zeros(r.shape[0])
+    out: dict[str, F64] = {
+        "end_day": e,
+        "days_held": held,
+        "withdrawal_start_day": np.where(np.isinf(order) | (order > e), np.nan, order),
+        "defender_losses": d_losses,
+        "attacker_losses": a_losses,
+        "exchange_ratio": rules.ratio(a_losses, d_losses),
+        "days_beyond_counteroffensive": beyond,
+        "supply_shortfall_days": state.shortfall_days[mask],
+        "defender_final_strength": np.where(encircled, 0.0, remaining),
+        "attacker_final_strength": state.attacker[mask],
+    }
+    for j, name in enumerate(sc.route_names):
+        out[f"route_open_days_{name}"] = state.route_open_days[mask, j]
+    for j, trig in enumerate(params.triggers):
+        out[f"trigger_first_day_{trig.name}"] = state.trigger_first[mask, j]
+    return out

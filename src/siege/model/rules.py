@@ -1,0 +1,305 @@
+"""The rules of the siege, as pure functions over numpy arrays of replications.
+
+Every function here is deterministic: random variates are drawn by the engine and passed in,
+so the batch engine (arrays of thousands of replications) and the event engine (arrays of
+one) apply exactly the same rules. Shapes are given as ``(n,)`` for one value per replication
+and ``(n, s)`` / ``(n, r)`` for one per sector / route.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+# End reasons, in the order of precedence when several happen in the same step.
+END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated")
+RUNNING = -1
+HELD, WITHDREW, ENCIRCLED, COLLAPSED, CULMINATED = range(5)
+
+
+# ------------------------------------------------------------------------------------------
+# attrition
+
+
+def attrition_rates(
+    law: str,
+    exponent: float,
+    attacker: FloatArray,
+    defender: FloatArray,
+    attacker_fire: FloatArray,
+    defender_fire: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Expected losses per day (defender, attacker) under a Lanchester law, shapes ``(n,)``.
+
+    ``attacker_fire`` / ``defender_fire`` are kill rate times effectiveness of each side.
+    square: dD/dt = -a A; linear: dD/dt = -a A D; helmbold: dD/dt = -a A (D/A)^(1-W).
+    """
+    if law == "square":
+        return attacker_fire * attacker, defender_fire * defender
+    if law == "linear":
+        both = attacker * defender
+        return attacker_fire * both, defender_fire * both
+    if law == "helmbold":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(attacker > 0, defender / np.maximum(attacker, 1e-300), 0.0)
+            d_rate = attacker_fire * attacker * np.where(
+                attacker > 0, ratio ** (1.0 - exponent), 0.0
+            )
+            inv = np.where(defender > 0, attacker / np.maximum(defender, 1e-300), 0.0)
+            a_rate = defender_fire * defender * np.where(defender > 0, inv ** (1.0 - exponent), 0.0)
+        return d_rate, a_rate
+    raise ValueError(f"unknown attrition law {law!r}")
+
+
+def clip_losses(drawn: FloatArray, present: FloatArray) -> FloatArray:
+    """Losses as drawn, but never negative and never more than the personnel present."""
+    return np.minimum(np.maximum(drawn, 0.0), np.floor(present))
+
+
+# ------------------------------------------------------------------------------------------
+# forces
+
+
+def reinforce(
+    strength: FloatArray,
+    quality: FloatArray,
+    reserves: FloatArray,
+    rate: float,
+    replacement_rate: float,
+    trained_quality: float,
+    replacement_quality: float,
+    dt: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Add a step's reinforcements: trained troops from the finite reserve pool, and
+    untrained replacements (which do not draw on the pool).
+
+    Returns new (strength, mean quality, reserves), shapes ``(n,)``. Mean quality is the
+    personnel-weighted mean, so the force's effectiveness falls as the trained pool runs dry
+    and replacements make up more of it. Units: persons, persons/day, days.
+    """
+    trained = np.minimum(rate * dt, reserves)
+    return add_personnel(
+        strength,
+        quality,
+        trained,
+        trained_quality,
+        replacement_rate * dt,
+        replacement_quality,
+        reserves - trained,
+    )
+
+
+def add_personnel(
+    strength: FloatArray,
+    quality: FloatArray,
+    trained: FloatArray | float,
+    trained_quality: float,
+    replacements: FloatArray | float,
+    replacement_quality: float,
+    reserves: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Merge arriving personnel into a force, keeping its personnel-weighted mean quality."""
+    total = strength + trained + replacements
+    power = strength * quality + np.multiply(trained, trained_quality) + np.multiply(
+        replacements, replacement_quality
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        new_quality = np.where(total > 0, power / np.where(total > 0, total, 1.0), quality)
+    return total, new_quality, reserves
+
+
+# ------------------------------------------------------------------------------------------
+# fortification and supply
+
+
+def fortification_multiplier(
+    multiplier: float,
+    erosion_exponent: float,
+    decay_per_day: float,
+    town_control: FloatArray,
+    day: float,
+) -> FloatArray:
+    """Fortification multiplier on defender effectiveness, shape ``(n,)`` (>= 1).
+
+    ``1 + (multiplier - 1) * (1 - town_control)**erosion_exponent * exp(-decay_per_day * day)``.
+    """
+    held = np.clip(1.0 - town_control, 0.0, 1.0)
+    return 1.0 + (multiplier - 1.0) * held**erosion_exponent * np.exp(-decay_per_day * day)
+
+
+def days_of_supply(stockpile: FloatArray, personnel: FloatArray, per_person: float) -> FloatArray:
+    """Stockpile over daily consumption (days), shape ``(n,)``; inf when nothing is consumed."""
+    need = personnel * per_person
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(need > 0, stockpile / np.where(need > 0, need, 1.0), np.inf)
+
+
+def supply_effectiveness(
+    days: FloatArray, full_effect_days: float, min_effectiveness: float
+) -> FloatArray:
+    """Effectiveness multiplier from days of supply: linear from ``min_effectiveness`` at 0 days
+    to 1 at ``full_effect_days`` and above, shape ``(n,)``."""
+    frac = np.clip(days / full_effect_days, 0.0, 1.0)
+    return min_effectiveness + (1.0 - min_effectiveness) * frac
+
+
+def consume(
+    stockpile: FloatArray, personnel: FloatArray, per_person: float, dt: float
+) -> tuple[FloatArray, BoolArray]:
+    """Consume a step's supplies; returns (new stockpile, True where need was not met)."""
+    need = personnel * per_person * dt
+    short = stockpile < need
+    return np.maximum(stockpile - need, 0.0), short
+
+
+# ------------------------------------------------------------------------------------------
+# ground
+
+
+def local_force_ratio(
+    attacker_power: FloatArray,
+    defender_power: FloatArray,
+    attacker_share: FloatArray,
+    defender_share: FloatArray,
+    defender_sector_multiplier: FloatArray,
+) -> FloatArray:
+    """Effective force ratio (attacker over defender) in each sector, shape ``(n, s)``.
+
+    ``*_power`` are personnel times effectiveness ``(n,)``; shares are normalised efforts
+    ``(s,)``; the sector multiplier (fortification where it applies) is ``(n, s)``.
+    """
+    att = attacker_power[:, None] * attacker_share[None, :]
+    dfd = defender_power[:, None] * defender_share[None, :] * defender_sector_multiplier
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = att / np.where(dfd > 0, dfd, 1.0)
+    return np.where(dfd > 0, ratio, np.where(att > 0, np.inf, 1.0))
+
+
+def advance_control(
+    control: FloatArray,
+    force_ratio: FloatArray,
+    rate: FloatArray,
+    sensitivity: float,
+    parity: float,
+    dt: float,
+    noise: FloatArray,
+) -> FloatArray:
+    """New control fractions after a step, shape ``(n, s)``, always within [0, 1].
+
+    ``rate`` is advance rate times terrain times the global multiplier ``(s,)`` (1/day);
+    ``noise`` is a mean-one multiplier ``(n, s)``. Gains scale with ground left to take,
+    losses with ground held.
+    """
+    with np.errstate(divide="ignore"):
+        drive = np.tanh(sensitivity * np.log(np.maximum(force_ratio, 1e-300) / parity))
+    delta = rate[None, :] * drive * dt * noise
+    gain = np.where(delta > 0, delta * (1.0 - control), delta * control)
+    return np.clip(control + gain, 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# routes and encirclement
+
+
+def adjacent_control(control: FloatArray, adjacency: BoolArray) -> FloatArray:
+    """Highest attacker control among each route's adjacent sectors, shape ``(n, r)``.
+
+    ``adjacency`` is ``(r, s)``; a route with no adjacent sector has control 0.
+    """
+    if control.shape[1] == 0 or adjacency.shape[0] == 0:
+        return np.zeros((control.shape[0], adjacency.shape[0]))
+    masked = np.where(adjacency[None, :, :], control[:, None, :], 0.0)
+    return masked.max(axis=2)
+
+
+def interdiction_probability(
+    adjacent: FloatArray, base: FloatArray, at_full_control: FloatArray
+) -> FloatArray:
+    """Probability that a convoy is lost, shape ``(n, r)``: linear in adjacent control."""
+    return np.clip(base + (at_full_control - base) * adjacent, 0.0, 1.0)
+
+
+def update_cuts(
+    cut: BoolArray, adjacent: FloatArray, cut_at: FloatArray, restore_below: FloatArray
+) -> BoolArray:
+    """Route cut states with hysteresis, shape ``(n, r)``: cut at ``cut_at`` control, reopen
+    below ``restore_below``."""
+    return np.where(cut, adjacent >= restore_below, adjacent >= cut_at)
+
+
+def convoy_deliveries(
+    lost: BoolArray, cut: BoolArray, load_tonnes: float
+) -> FloatArray:
+    """Tonnes delivered by one convoy on each replication, shape ``(n,)``: nothing if the
+    convoy is lost or the route is cut."""
+    return np.where(lost | cut, 0.0, load_tonnes)
+
+
+def open_capacity_fraction(
+    cut: BoolArray, interdiction: FloatArray, capacity: FloatArray
+) -> FloatArray:
+    """Share of route capacity that gets through (neither cut nor interdicted), ``(n,)``."""
+    total = capacity.sum()
+    if total <= 0:
+        return np.zeros(cut.shape[0])
+    through = np.where(cut, 0.0, (1.0 - interdiction)) * capacity[None, :]
+    return through.sum(axis=1) / total
+
+
+def encirclement_threat(
+    flank_control: FloatArray, open_capacity: FloatArray, flank_weight: float
+) -> FloatArray:
+    """Encirclement threat in [0, 1], shape ``(n,)``: flank control and lost route capacity."""
+    return flank_weight * flank_control + (1.0 - flank_weight) * (1.0 - open_capacity)
+
+
+def pocket_closed(
+    cut: BoolArray, flank_control: FloatArray, has_flanks: bool, closure: float
+) -> BoolArray:
+    """True where the pocket has closed: every route cut and the flanks taken, ``(n,)``."""
+    if not has_flanks:
+        return np.zeros(flank_control.shape[0], dtype=bool)
+    all_cut = cut.all(axis=1) if cut.shape[1] else np.ones(cut.shape[0], dtype=bool)
+    return all_cut & (flank_control >= closure)
+
+
+# ------------------------------------------------------------------------------------------
+# decisions and withdrawal
+
+
+def compare(values: FloatArray, op: str, threshold: float) -> BoolArray:
+    """Evaluate one trigger's comparison, shape ``(n,)``; NaN never triggers."""
+    with np.errstate(invalid="ignore"):
+        if op == ">=":
+            return values >= threshold
+        if op == "<=":
+            return values <= threshold
+        if op == ">":
+            return values > threshold
+        if op == "<":
+            return values < threshold
+    raise ValueError(f"unknown comparison {op!r}")
+
+
+def combine(fired: BoolArray, how: str) -> BoolArray:
+    """Combine trigger states ``(n, t)`` into one decision ``(n,)``: any or all."""
+    if fired.shape[1] == 0:
+        return np.zeros(fired.shape[0], dtype=bool)
+    return fired.any(axis=1) if how == "any" else fired.all(axis=1)
+
+
+def withdrawal_loss_rate(
+    open_capacity: FloatArray, rate_open: float, rate_no_routes: float
+) -> FloatArray:
+    """Share of the garrison lost per day while withdrawing, ``(n,)``: interpolated between
+    all routes open and none."""
+    return rate_no_routes + (rate_open - rate_no_routes) * np.clip(open_capacity, 0.0, 1.0)
+
+
+def ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """Elementwise ratio with inf for x/0 (x > 0) and NaN for 0/0 (exchange ratios)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(numerator / denominator, dtype=np.float64)

@@ -1,0 +1,274 @@
+"""The outcome table and its Parquet files, with provenance in the file metadata.
+
+``results.parquet``: one row per replication (columns in :data:`OUTCOME_COLUMNS` plus one
+``route_open_days_<route>`` per route and ``trigger_first_day_<trigger>`` per trigger).
+``results.bands.parquet`` beside it: per-day percentile bands (``kind = "band"``) and the
+sample trajectories (``kind = "sample"``) in long form.
+
+Metadata keys (both files): ``siege.scenario`` (resolved scenario, JSON), ``siege.scenario_sha256``,
+``siege.seed``, ``siege.engine``, ``siege.version``, ``siege.replications`` (requested),
+``siege.completed`` (replications in the file), ``siege.partial`` ("true" if the run was
+interrupted), ``siege.kind`` ("outcomes" or "bands").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from siege import __version__
+from siege.bands import PERCENTILES, BandAccumulator, MeasureSpec
+from siege.engines.base import BlockResult
+from siege.errors import ResultsError
+from siege.model.rules import END_REASONS
+from siege.scenario import Scenario, scenario_from_json
+
+OUTCOME_COLUMNS = (
+    "replication",
+    "end_reason",
+    "end_day",
+    "days_held",
+    "withdrawal_start_day",
+    "defender_losses",
+    "attacker_losses",
+    "exchange_ratio",
+    "days_beyond_counteroffensive",
+    "supply_shortfall_days",
+    "defender_final_strength",
+    "attacker_final_strength",
+)
+
+
+def bands_path(path: str | Path) -> Path:
+    """Where the bands file of a results file lives: ``x.parquet`` -> ``x.bands.parquet``."""
+    p = Path(path)
+    stem = p.name[: -len(".parquet")] if p.name.endswith(".parquet") else p.name
+    return p.with_name(stem + ".bands.parquet")
+
+
+def block_table(block: BlockResult) -> pa.Table:
+    """The outcome rows of one block, in replication order."""
+    reasons = np.array(END_REASONS, dtype=object)[block.reason.astype(np.intp)]
+    arrays: dict[str, pa.Array] = {
+        "replication": pa.array(np.arange(block.first, block.first + block.n, dtype=np.int64)),
+        "end_reason": pa.array(reasons.tolist(), type=pa.string()),
+    }
+    for name, values in block.columns.items():
+        arrays[name] = pa.array(values, type=pa.float64())
+    return pa.table(arrays)
+
+
+def provenance(
+    scenario: Scenario, engine: str, *, completed: int, partial: bool, kind: str
+) -> dict[str, str]:
+    """Metadata written into every results file."""
+    return {
+        "siege.kind": kind,
+        "siege.scenario": scenario.to_json(),
+        "siege.scenario_name": scenario.name,
+        "siege.scenario_sha256": scenario.sha256(),
+        "siege.seed": str(scenario.simulation.seed),
+        "siege.engine": engine,
+        "siege.version": __version__,
+        "siege.replications": str(scenario.simulation.replications),
+        "siege.completed": str(completed),
+        "siege.partial": "true" if partial else "false",
+        "siege.percentiles": json.dumps(list(PERCENTILES)),
+    }
+
+
+@dataclass
+class Bands:
+    """Merged daily bands and sample trajectories of a run."""
+
+    specs: list[MeasureSpec]
+    accumulator: BandAccumulator
+    sample_ids: list[NDArray[np.int64]] = field(default_factory=list)
+    samples: list[NDArray[np.float64]] = field(default_factory=list)
+
+    def add(self, block: BlockResult) -> None:
+        self.accumulator.merge(block.bands)
+        if block.sample_ids.size:
+            self.sample_ids.append(block.sample_ids)
+            self.samples.append(block.samples)
+
+    def table(self) -> pa.Table:
+        """Long-form table: one row per (measure, day) band and per (sample, measure, day)."""
+        acc = self.accumulator
+        q = acc.quantiles(PERCENTILES)
+        n_days = acc.n_days + 1
+        m = len(self.specs)
+        days = np.tile(np.arange(n_days, dtype=np.int32), m)
+        measures = np.repeat([s.name for s in self.specs], n_days)
+        units = np.repeat([s.unit for s in self.specs], n_days)
+        cols: dict[str, list[object] | NDArray[np.generic]] = {
+            "kind": ["band"] * (m * n_days),
+            "measure": measures.tolist(),
+            "unit": units.tolist(),
+            "day": days,
+            "replication": [None] * (m * n_days),
+            "value": np.full(m * n_days, np.nan),
+            "n_active": np.tile(acc.n_active, m),
+        }
+        for j, p in enumerate(PERCENTILES):
+            cols[f"p{p}"] = q[:, :, j].reshape(-1)
+        band = pa.table(
+            {
+                k: pa.array(v, type=pa.int64() if k == "replication" else None)
+                for k, v in cols.items()
+            }
+        )
+        if not self.sample_ids:
+            return band
+        ids = np.concatenate(self.sample_ids)
+        samples = np.concatenate(self.samples)  # (k, days, m)
+        k = ids.size
+        rows = k * m * n_days
+        sample_cols = {
+            "kind": pa.array(["sample"] * rows),
+            "measure": pa.array(np.tile(np.repeat([s.name for s in self.specs], n_days), k).tolist()),
+            "unit": pa.array(np.tile(np.repeat([s.unit for s in self.specs], n_days), k).tolist()),
+            "day": pa.array(np.tile(np.arange(n_days, dtype=np.int32), k * m)),
+            "replication": pa.array(np.repeat(ids, m * n_days), type=pa.int64()),
+            "value": pa.array(samples.transpose(0, 2, 1).reshape(-1)),
+            "n_active": pa.array(np.zeros(rows, dtype=np.int64)),
+        }
+        for p in PERCENTILES:
+            sample_cols[f"p{p}"] = pa.array(np.full(rows, np.nan))
+        sample = pa.table(sample_cols).select(band.column_names)
+        return pa.concat_tables([band, sample.cast(band.schema)])
+
+
+class ResultsWriter:
+    """Streams outcome blocks to Parquet in replication order as they finish.
+
+    Rows go to ``<path>.inprogress`` as blocks complete; :meth:`close` writes the final file
+    (with its metadata, ``siege.partial`` saying whether every block finished) atomically and
+    the bands file beside it. An interrupted run thus leaves every finished block on disk.
+    """
+
+    def __init__(self, path: str | Path, scenario: Scenario, engine: str) -> None:
+        self.path = Path(path)
+        self.scenario = scenario
+        self.engine = engine
+        if self.path.parent and not self.path.parent.exists():
+            raise ResultsError(f"{self.path}: folder {self.path.parent} does not exist")
+        self.tmp = self.path.with_name(self.path.name + ".inprogress")
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: dict[int, pa.Table] = {}
+        self._next = 0
+        self.completed = 0
+
+    def add(self, block: BlockResult) -> None:
+        """Accept a finished block (any order); write it and any blocks now in sequence."""
+        self._pending[block.first] = block_table(block)
+        while self._next in self._pending:
+            table = self._pending.pop(self._next)
+            self._write(table)
+            self._next += table.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+        self.completed += table.num_rows
+
+    def close(self, bands: Bands, *, partial: bool) -> None:
+        """Write the final results file and its bands file (atomically)."""
+        for first in sorted(self._pending):  # out-of-order blocks of an interrupted run
+            self._write(self._pending.pop(first))
+        if self._writer is not None:
+            self._writer.close()
+        meta = provenance(
+            self.scenario, self.engine, completed=self.completed, partial=partial, kind="outcomes"
+        )
+        final_tmp = self.path.with_name(self.path.name + ".writing")
+        if self.tmp.exists():
+            source = pq.ParquetFile(self.tmp)
+            schema = source.schema_arrow.with_metadata(meta)
+            with pq.ParquetWriter(final_tmp, schema, compression="zstd") as writer:
+                for i in range(source.num_row_groups):
+                    writer.write_table(source.read_row_group(i).replace_schema_metadata(meta))
+            source.close()
+            os.replace(final_tmp, self.path)
+            self.tmp.unlink()
+        else:
+            empty = pa.table({c: pa.array([], type=pa.float64()) for c in OUTCOME_COLUMNS})
+            pq.write_table(empty.replace_schema_metadata(meta), final_tmp)
+            os.replace(final_tmp, self.path)
+        bpath = bands_path(self.path)
+        btable = bands.table()
+        bmeta = provenance(
+            self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
+        )
+        tmp_b = bpath.with_name(bpath.name + ".writing")
+        pq.write_table(btable.replace_schema_metadata(bmeta), tmp_b, compression="zstd")
+        os.replace(tmp_b, bpath)
+
+
+# ------------------------------------------------------------------------------------------
+# reading
+
+
+@dataclass
+class ResultsFile:
+    """A results file read back: the outcome table, the bands table and the provenance."""
+
+    path: Path
+    outcomes: pa.Table
+    bands: pa.Table | None
+    metadata: dict[str, str]
+
+    @property
+    def scenario(self) -> Scenario:
+        return scenario_from_json(self.metadata["siege.scenario"])
+
+    @property
+    def partial(self) -> bool:
+        return self.metadata.get("siege.partial") == "true"
+
+    def column(self, name: str) -> NDArray[np.float64]:
+        return np.asarray(self.outcomes.column(name).to_numpy(zero_copy_only=False))
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The siege metadata of a results file (raises ResultsError if it is not one)."""
+    p = Path(path)
+    if not p.exists():
+        raise ResultsError(f"{p}: file not found")
+    try:
+        schema = pq.read_schema(p)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ResultsError(f"{p}: not a Parquet file ({exc})") from None
+    raw = schema.metadata or {}
+    meta = {k.decode(): v.decode() for k, v in raw.items() if k.startswith(b"siege.")}
+    if "siege.scenario" not in meta:
+        raise ResultsError(f"{p}: not a siege results file (no siege metadata)")
+    return meta
+
+
+def read_results(path: str | Path) -> ResultsFile:
+    """Read a results file written by ``siege simulate`` (and its bands file, if present)."""
+    p = Path(path)
+    meta = read_metadata(p)
+    if meta.get("siege.kind") != "outcomes":
+        raise ResultsError(f"{p}: is a siege '{meta.get('siege.kind')}' file, not outcomes")
+    outcomes = pq.read_table(p)
+    bp = bands_path(p)
+    bands = pq.read_table(bp) if bp.exists() else None
+    return ResultsFile(path=p, outcomes=outcomes, bands=bands, metadata=meta)
+
+
+def iter_blocks(path: str | Path) -> Iterator[pa.Table]:
+    """Row groups of a results file, one at a time (bounded memory)."""
+    source = pq.ParquetFile(path)
+    for i in range(source.num_row_groups):
+        yield source.read_row_group(i)
