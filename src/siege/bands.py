@@ -43,7 +43,7 @@ class MeasureSpec:
         nan = np.isnan(v)
         if self.kind == "log":
             step = np.log(self.high / self.low) / (self.bins - 1)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 raw = np.floor(np.log(np.where(v > 0, v, self.low) / self.low) / step) + 1
             raw = np.where(v < self.low, 0, raw)
         elif self.kind == "count":

@@ -30,6 +30,7 @@ from siege.scenario import Scenario
 from siege.summary import Summary, summarize
 
 ProgressCallback = Callable[[int, int], None]
+DEFAULT_BLOCK_SIZE = 16384  # replications per engine run; results do not depend on it
 
 
 def plan_blocks(replications: int, block_size: int) -> list[tuple[int, int]]:
@@ -85,7 +86,9 @@ def simulate(
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
-    ``replications``, ``seed`` and ``block_size`` override the scenario's values. With
+    ``replications`` and ``seed`` override the scenario's values; ``block_size`` (rounded up
+    to whole 1024-replication stream blocks) sets how many replications one engine run
+    advances together, and changes nothing in the results. With
     ``out``, outcomes stream to that Parquet file (bands beside it) as blocks finish; on
     KeyboardInterrupt the file is closed with the finished blocks, marked partial, and the
     interrupt re-raised. ``progress(done, total)`` is called as replications complete.
@@ -98,14 +101,12 @@ def simulate(
         updates["simulation.replications"] = replications
     if seed is not None:
         updates["simulation.seed"] = seed
-    if block_size is not None:
-        updates["simulation.block_size"] = block_size
     if updates:
         scenario = scenario.with_overrides(updates, source="arguments")
     if workers < 1:
         raise ScenarioError(f"workers must be at least 1 (got {workers})", key="--workers")
     sim = scenario.simulation
-    blocks = plan_blocks(sim.replications, sim.block_size)
+    blocks = plan_blocks(sim.replications, block_size or DEFAULT_BLOCK_SIZE)
     params = build_params(scenario)
     specs = dynamics.observation_specs(params)
     n_days = int(np.floor(sim.horizon_days + 1e-9))

@@ -57,15 +57,6 @@ class Simulation(_Strict):
     seed: int = Field(
         0, ge=0, le=2**63 - 1, description="Root seed of numpy.random.SeedSequence (integer)."
     )
-    block_size: int = Field(
-        16384,
-        ge=1,
-        le=10_000_000,
-        description=(
-            "Replications advanced together in one engine run (count); rounded up to a whole "
-            "number of random-stream blocks (1024). Results do not depend on it."
-        ),
-    )
     sample_trajectories: int = Field(
         20,
         ge=0,
@@ -84,7 +75,8 @@ class Simulation(_Strict):
     @model_validator(mode="after")
     def _step_within_horizon(self) -> Simulation:
         if self.time_step_days > self.horizon_days:
-            raise ValueError(
+            raise _KeyedError(
+                ("time_step_days",),
                 f"time_step_days ({self.time_step_days:g}) is longer than horizon_days "
                 f"({self.horizon_days:g}); it must be at most the horizon"
             )
@@ -756,10 +748,44 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
         line = int(m.group(1)) if m else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
         raise ScenarioError(f"malformed TOML: {msg}", file=name, line=line) from None
+    if "extends" in data:
+        data = _extend(p, data, seen=(p.resolve(),))
     scenario = _validate(data, file=name, text=text)
     if overrides:
         scenario = apply_overrides(scenario, overrides, file="--set")
     return scenario
+
+
+def _extend(path: Path, data: dict[str, Any], seen: tuple[Path, ...]) -> dict[str, Any]:
+    """Resolve ``extends = "base.toml"``: the base file's tables, deep-merged with this file's
+    (tables merge key by key; arrays of tables such as [[routes]] replace the base's)."""
+    base_ref = data.pop("extends")
+    if not isinstance(base_ref, str):
+        raise ScenarioError("'extends' must be a file path string", file=str(path), key="extends")
+    base_path = (path.parent / base_ref).resolve()
+    if base_path in seen:
+        raise ScenarioError(f"'extends' makes a cycle through {base_path}", file=str(path),
+                            key="extends")
+    if not base_path.exists():
+        raise ScenarioError(f"base scenario {base_ref!r} not found (looked for {base_path})",
+                            file=str(path), key="extends")
+    try:
+        base = tomllib.loads(base_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"cannot read base scenario: {exc}", file=str(base_path)) from None
+    if "extends" in base:
+        base = _extend(base_path, base, seen=(*seen, base_path))
+    return _merge(base, data)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "set":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Scenario:

@@ -387,7 +387,8 @@ def end_reasons(
     state: SiegeState, params: ModelParams, t_end: float, horizon: float
 ) -> tuple[NDArray[np.int8], F64]:
     """Which running replications end at ``t_end`` and why (``RUNNING`` = go on), and the end
-    day of each. Precedence when several hold: encircled, collapsed, withdrew, attacker
+    day of each. A withdrawal completed before ``t_end`` comes first (it happened first);
+    among events seen at ``t_end`` the precedence is encircled, collapsed, withdrew, attacker
     culminated, held (horizon reached)."""
     sc = params.scenario
     n = state.n
@@ -410,6 +411,10 @@ def end_reasons(
     )
     reason[closed] = ENCIRCLED
     end_day = np.where(collapsed | closed, t_end, end_day)
+    # a withdrawal completed strictly inside the step happened before anything seen at its end
+    early = w_end < t_end - EPS
+    reason[early] = WITHDREW
+    end_day = np.where(early, w_end, end_day)
     return reason, end_day
 
 
@@ -432,6 +437,9 @@ def observation_specs(params: ModelParams) -> list[MeasureSpec]:
         MeasureSpec("defender_strength", "personnel", "log", 1.0, 1e8, 1600),
         MeasureSpec("attacker_strength", "personnel", "log", 1.0, 1e8, 1600),
         MeasureSpec("exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200),
+        MeasureSpec(
+            "rolling_exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200
+        ),
         MeasureSpec("days_of_supply", "days", "log", 1e-2, 1e4, 1200),
         MeasureSpec("routes_open", "routes", "count", 0, params.n_routes, params.n_routes + 1),
         MeasureSpec("encirclement_threat", "0..1", "linear", 0.0, 1.0, 1000),
@@ -447,6 +455,7 @@ def observe(state: SiegeState, params: ModelParams) -> list[F64]:
         state.defender,
         state.attacker,
         exchange_ratio(state),
+        rules.ratio(state.window_sum_attacker, state.window_sum_defender),
         supply_days(state, params),
         routes_open(state),
         threat(state, params),
@@ -506,12 +515,13 @@ def final_outcomes(
         "attacker_losses": a_losses,
         "exchange_ratio": rules.ratio(a_losses, d_losses),
         "days_beyond_counteroffensive": beyond,
-        "supply_shortfall_days": state.shortfall_days[mask],
+        # a step that ends after the replication does is counted only up to its end
+        "supply_shortfall_days": np.minimum(state.shortfall_days[mask], e),
         "defender_final_strength": np.where(encircled, 0.0, remaining),
         "attacker_final_strength": state.attacker[mask],
     }
     for j, name in enumerate(sc.route_names):
-        out[f"route_open_days_{name}"] = state.route_open_days[mask, j]
+        out[f"route_open_days_{name}"] = np.minimum(state.route_open_days[mask, j], e)
     for j, trig in enumerate(params.triggers):
         out[f"trigger_first_day_{trig.name}"] = state.trigger_first[mask, j]
     return out

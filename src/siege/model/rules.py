@@ -133,7 +133,7 @@ def fortification_multiplier(
 def days_of_supply(stockpile: FloatArray, personnel: FloatArray, per_person: float) -> FloatArray:
     """Stockpile over daily consumption (days), shape ``(n,)``; inf when nothing is consumed."""
     need = personnel * per_person
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(need > 0, stockpile / np.where(need > 0, need, 1.0), np.inf)
 
 

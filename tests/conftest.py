@@ -1,0 +1,114 @@
+"""Shared fixtures: small valid scenarios and a runner for the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+BASE: dict[str, Any] = {
+    "name": "test",
+    "simulation": {"horizon_days": 40.0, "time_step_days": 1.0, "replications": 256, "seed": 7},
+    "defender": {"strength": 5000.0, "reinforcement_rate": 10.0},
+    "attacker": {"strength": 12000.0, "reinforcement_rate": 40.0, "trained_reserves": 2000.0,
+                 "replacement_rate": 30.0},
+    "attrition": {"attacker_kill_rate": 0.004, "defender_kill_rate": 0.01, "overdispersion": 0.1},
+    "fortification": {"multiplier": 2.0},
+    "sectors": [
+        {"name": "north", "flank": True, "advance_rate": 0.05, "control": 0.1},
+        {"name": "town", "fortified": True, "advance_rate": 0.03},
+        {"name": "south", "flank": True, "advance_rate": 0.04},
+    ],
+    "supply": {"stockpile_tonnes": 500.0, "consumption_tonnes_per_person_day": 0.02},
+    "routes": [
+        {"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 80.0},
+        {"name": "southwest", "sectors": ["south"], "capacity_tonnes_per_day": 60.0},
+    ],
+    "policy": {
+        "kind": "threshold",
+        "triggers": [
+            {"name": "threat", "measure": "encirclement_threat", "op": ">=", "threshold": 0.6}
+        ],
+    },
+}
+
+
+def scenario_data(**changes: Any) -> dict[str, Any]:
+    """A deep copy of the small test scenario with top-level tables updated."""
+    data = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key].update(value)
+        else:
+            data[key] = value
+    return data
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Minimal TOML writer for test scenarios (tables, arrays of tables, scalars)."""
+    import json
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {fmt(x)}" for k, x in v.items()) + " }"
+        raise TypeError(v)
+
+    lines: list[str] = []
+    for k, v in data.items():
+        if not isinstance(v, (dict, list)) or (isinstance(v, list) and v and not isinstance(v[0], dict)):
+            lines.append(f"{k} = {fmt(v)}")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines.append(f"[{k}]")
+            for kk, vv in v.items():
+                if isinstance(vv, list) and vv and isinstance(vv[0], dict):
+                    continue
+                lines.append(f"{kk} = {fmt(vv)}")
+            for kk, vv in v.items():
+                if isinstance(vv, list) and vv and isinstance(vv[0], dict):
+                    for item in vv:
+                        lines.append(f"[[{k}.{kk}]]")
+                        lines.extend(f"{a} = {fmt(b)}" for a, b in item.items())
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            for item in v:
+                lines.append(f"[[{k}]]")
+                lines.extend(f"{a} = {fmt(b)}" for a, b in item.items())
+    return "\n".join(lines) + "\n"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m siege ARGS`` in a subprocess; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "siege", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a scenario dict (or raw text) to a TOML file; returns its path."""
+
+    def write(data: dict[str, Any] | str, name: str = "scenario.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(data if isinstance(data, str) else to_toml(data), encoding="utf-8")
+        return path
+
+    return write

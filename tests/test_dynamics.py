@@ -1,0 +1,182 @@
+"""Mechanisms of the model, run through the batch engine on small scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import scenario_data
+
+from siege import simulate
+from siege.model import dynamics
+from siege.model.params import build_params
+from siege.rng import BatchStreams
+from siege.scenario import scenario_from_dict
+
+
+def run(data: dict, n: int = 256):  # type: ignore[no-untyped-def, type-arg]
+    return simulate(scenario_from_dict(data), replications=n)
+
+
+def test_every_replication_ends_exactly_once_within_horizon() -> None:
+    res = run(scenario_data())
+    assert set(res.end_reason) <= {"held", "withdrew", "encircled", "collapsed",
+                                   "attacker_culminated"}
+    assert np.all(res.columns["end_day"] <= 40.0 + 1e-9)
+    assert np.all(res.columns["days_held"] <= res.columns["end_day"] + 1e-9)
+    assert np.all(res.columns["defender_losses"] >= 0)
+
+
+def test_decision_latency_delays_the_order_exactly() -> None:
+    data = scenario_data(
+        policy={
+            "kind": "threshold",
+            "review_interval_days": 1.0,
+            "decision_latency_days": 3.5,
+            "triggers": [{"name": "date", "measure": "day", "op": ">=", "threshold": 10}],
+        },
+        withdrawal={"duration_days": 2.0, "loss_rate_per_day": 0.0,
+                     "loss_rate_no_routes_per_day": 0.0},
+        sectors=[{"name": "town", "fortified": True, "advance_rate": 0.0}],
+        routes=[],
+        defender={"strength": 5000.0, "collapse_fraction": 0.0},
+        attacker={"strength": 100.0, "culmination_fraction": 0.0},
+    )
+    res = run(data, n=64)
+    assert np.all(res.end_reason == "withdrew")
+    assert np.all(res.columns["trigger_first_day_date"] == 10.0)
+    assert np.all(res.columns["withdrawal_start_day"] == 13.5)
+    assert np.all(res.columns["end_day"] == 15.5)
+    assert np.all(res.columns["days_held"] == 13.5)
+
+
+def _pocket(duration: float) -> dict:  # type: ignore[type-arg]
+    return scenario_data(
+        policy={"kind": "threshold", "decision_latency_days": 0.0,
+                "triggers": [{"name": "now", "measure": "day", "op": ">=", "threshold": 0}]},
+        withdrawal={"duration_days": duration},
+        sectors=[
+            {"name": "north", "flank": True, "control": 0.85, "advance_rate": 2.0,
+             "attacker_effort": 1.0, "defender_effort": 0.01},
+            {"name": "south", "flank": True, "control": 0.85, "advance_rate": 2.0,
+             "attacker_effort": 1.0, "defender_effort": 0.01},
+            {"name": "town", "fortified": True, "attacker_effort": 0.0},
+        ],
+        routes=[{"name": "west", "sectors": ["north", "south"], "capacity_tonnes_per_day": 50.0,
+                 "cut_at_control": 0.9, "restore_below_control": 0.5}],
+        encirclement={"closure_flank_control": 0.9},
+    )
+
+
+def test_pocket_closing_mid_withdrawal_loses_the_garrison() -> None:
+    res = run(_pocket(duration=20.0), n=64)
+    assert np.all(res.end_reason == "encircled")
+    assert np.all(res.columns["end_day"] < 20.0)
+    assert np.all(res.columns["defender_final_strength"] == 0.0)
+    # everyone who was there is lost: losses at least the day-0 garrison
+    assert np.all(res.columns["defender_losses"] >= 5000.0)
+    assert np.all(res.columns["withdrawal_start_day"] == 0.0)
+
+
+def test_quick_withdrawal_escapes_the_same_pocket() -> None:
+    res = run(_pocket(duration=0.5), n=64)
+    assert np.all(res.end_reason == "withdrew")
+    assert np.all(res.columns["end_day"] == 0.5)
+
+
+def test_cut_route_stops_deliveries_and_supply_runs_out() -> None:
+    data = scenario_data(
+        sectors=[{"name": "north", "control": 1.0, "advance_rate": 0.0}],
+        routes=[{"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 1e4,
+                 "cut_at_control": 0.5, "restore_below_control": 0.2}],
+        supply={"stockpile_tonnes": 1000.0, "consumption_tonnes_per_person_day": 0.02},
+        policy={"kind": "hold"},
+        defender={"strength": 5000.0, "collapse_fraction": 0.0, "reinforcement_rate": 0.0},
+        attacker={"strength": 1.0, "culmination_fraction": 0.0},
+        attrition={"attacker_kill_rate": 0.0, "defender_kill_rate": 0.0},
+    )
+    res = run(data, n=64)
+    assert np.all(res.columns["route_open_days_west"] == 0.0)
+    # 1000 t at 100 t/day lasts 10 days; the remaining 30 days are short
+    assert np.all(res.columns["supply_shortfall_days"] == 30.0)
+
+
+def test_open_route_keeps_supply_up() -> None:
+    data = scenario_data(
+        sectors=[{"name": "north", "control": 0.0, "advance_rate": 0.0}],
+        routes=[{"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 1e4}],
+        supply={"stockpile_tonnes": 1000.0, "consumption_tonnes_per_person_day": 0.02},
+        policy={"kind": "hold"},
+        attrition={"attacker_kill_rate": 0.0, "defender_kill_rate": 0.0},
+    )
+    res = run(data, n=64)
+    assert np.all(res.columns["route_open_days_west"] == 40.0)
+    assert np.all(res.columns["supply_shortfall_days"] == 0.0)
+
+
+def test_interdiction_loses_convoys_at_its_probability() -> None:
+    data = scenario_data(
+        sectors=[{"name": "north", "control": 0.0}],
+        routes=[{"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 100.0,
+                 "interdiction_base": 0.3, "interdiction_at_full_control": 0.3}],
+    )
+    params = build_params(scenario_from_dict(data))
+    n = 4096
+    state = dynamics.init_state(params, np.arange(n), 1.0)
+    state.stockpile[:] = 0.0
+    streams = BatchStreams(7, 0, n)
+    convoys = 25
+    for _ in range(convoys):
+        dynamics.convoy_arrives(state, params, 0, streams)
+    load = params.convoy_load[0]
+    lost_fraction = 1 - state.stockpile.sum() / (n * convoys * load)
+    sd = np.sqrt(0.3 * 0.7 / (n * convoys))
+    assert abs(lost_fraction - 0.3) < 4 * sd
+
+
+@pytest.mark.parametrize("overdispersion", [0.0, 0.05])
+def test_loss_counts_have_the_stated_mean_and_variance(overdispersion: float) -> None:
+    data = scenario_data(
+        sectors=[], routes=[], supply={"consumption_tonnes_per_person_day": 0.0},
+        attrition={"attacker_kill_rate": 0.002, "defender_kill_rate": 0.0,
+                   "overdispersion": overdispersion},
+        defender={"strength": 1e6, "reinforcement_rate": 0.0},
+        attacker={"strength": 50000.0, "reinforcement_rate": 0.0, "replacement_rate": 0.0},
+        fortification={"multiplier": 1.0},
+        policy={"kind": "hold"},
+    )
+    params = build_params(scenario_from_dict(data))
+    n = 20000
+    state = dynamics.init_state(params, np.arange(n), 1.0)
+    dynamics.combat_step(state, params, 0.0, 1.0, BatchStreams(3, 0, n))
+    losses = state.defender_losses
+    mean = 0.002 * 50000  # 100 per day
+    var = mean + overdispersion * mean**2
+    assert abs(losses.mean() - mean) < 4 * np.sqrt(var / n)
+    # variance of the sample variance ~ 2 var^2 / n (normal approx.; kurtosis small here)
+    assert abs(losses.var(ddof=1) - var) < 5 * var * np.sqrt(2 / n) * (1 + 6 * overdispersion * 10)
+
+
+def test_finished_replications_stop_changing() -> None:
+    data = scenario_data(
+        policy={"kind": "threshold",
+                "triggers": [{"name": "date", "measure": "day", "op": ">=", "threshold": 5}]},
+        withdrawal={"duration_days": 1.0},
+        simulation={"horizon_days": 40.0, "sample_trajectories": 8},
+    )
+    res = run(data, n=64)
+    q = res.bands.accumulator
+    assert q.n_active[10] == 0  # all ended on day 6: nothing is advanced or recorded later
+    samples = np.concatenate(res.bands.samples)
+    assert np.all(np.isnan(samples[:, 10:, :]))
+
+
+def test_attacker_culminates_when_reserves_run_dry() -> None:
+    data = scenario_data(
+        attacker={"strength": 12000.0, "reinforcement_rate": 0.0, "replacement_rate": 0.0,
+                  "culmination_fraction": 0.5},
+        attrition={"attacker_kill_rate": 0.0005, "defender_kill_rate": 0.05},
+        policy={"kind": "hold"},
+    )
+    res = run(data, n=64)
+    assert np.all(res.end_reason == "attacker_culminated")
+    assert np.all(res.columns["attacker_final_strength"] < 6000.0)
