@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scenario_data
 
 from siege import simulate
 from siege.model import dynamics
 from siege.model.params import build_params
 from siege.rng import BatchStreams
 from siege.scenario import scenario_from_dict
+
+from conftest import scenario_data
 
 
 def run(data: dict, n: int = 256):  # type: ignore[no-untyped-def, type-arg]
@@ -19,8 +20,13 @@ def run(data: dict, n: int = 256):  # type: ignore[no-untyped-def, type-arg]
 
 def test_every_replication_ends_exactly_once_within_horizon() -> None:
     res = run(scenario_data())
-    assert set(res.end_reason) <= {"held", "withdrew", "encircled", "collapsed",
-                                   "attacker_culminated"}
+    assert set(res.end_reason) <= {
+        "held",
+        "withdrew",
+        "encircled",
+        "collapsed",
+        "attacker_culminated",
+    }
     assert np.all(res.columns["end_day"] <= 40.0 + 1e-9)
     assert np.all(res.columns["days_held"] <= res.columns["end_day"] + 1e-9)
     assert np.all(res.columns["defender_losses"] >= 0)
@@ -34,8 +40,11 @@ def test_decision_latency_delays_the_order_exactly() -> None:
             "decision_latency_days": 3.5,
             "triggers": [{"name": "date", "measure": "day", "op": ">=", "threshold": 10}],
         },
-        withdrawal={"duration_days": 2.0, "loss_rate_per_day": 0.0,
-                     "loss_rate_no_routes_per_day": 0.0},
+        withdrawal={
+            "duration_days": 2.0,
+            "loss_rate_per_day": 0.0,
+            "loss_rate_no_routes_per_day": 0.0,
+        },
         sectors=[{"name": "town", "fortified": True, "advance_rate": 0.0}],
         routes=[],
         defender={"strength": 5000.0, "collapse_fraction": 0.0},
@@ -51,18 +60,40 @@ def test_decision_latency_delays_the_order_exactly() -> None:
 
 def _pocket(duration: float) -> dict:  # type: ignore[type-arg]
     return scenario_data(
-        policy={"kind": "threshold", "decision_latency_days": 0.0,
-                "triggers": [{"name": "now", "measure": "day", "op": ">=", "threshold": 0}]},
+        policy={
+            "kind": "threshold",
+            "decision_latency_days": 0.0,
+            "triggers": [{"name": "now", "measure": "day", "op": ">=", "threshold": 0}],
+        },
         withdrawal={"duration_days": duration},
         sectors=[
-            {"name": "north", "flank": True, "control": 0.85, "advance_rate": 2.0,
-             "attacker_effort": 1.0, "defender_effort": 0.01},
-            {"name": "south", "flank": True, "control": 0.85, "advance_rate": 2.0,
-             "attacker_effort": 1.0, "defender_effort": 0.01},
+            {
+                "name": "north",
+                "flank": True,
+                "control": 0.85,
+                "advance_rate": 2.0,
+                "attacker_effort": 1.0,
+                "defender_effort": 0.01,
+            },
+            {
+                "name": "south",
+                "flank": True,
+                "control": 0.85,
+                "advance_rate": 2.0,
+                "attacker_effort": 1.0,
+                "defender_effort": 0.01,
+            },
             {"name": "town", "fortified": True, "attacker_effort": 0.0},
         ],
-        routes=[{"name": "west", "sectors": ["north", "south"], "capacity_tonnes_per_day": 50.0,
-                 "cut_at_control": 0.9, "restore_below_control": 0.5}],
+        routes=[
+            {
+                "name": "west",
+                "sectors": ["north", "south"],
+                "capacity_tonnes_per_day": 50.0,
+                "cut_at_control": 0.9,
+                "restore_below_control": 0.5,
+            }
+        ],
         encirclement={"closure_flank_control": 0.9},
     )
 
@@ -86,8 +117,15 @@ def test_quick_withdrawal_escapes_the_same_pocket() -> None:
 def test_cut_route_stops_deliveries_and_supply_runs_out() -> None:
     data = scenario_data(
         sectors=[{"name": "north", "control": 1.0, "advance_rate": 0.0}],
-        routes=[{"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 1e4,
-                 "cut_at_control": 0.5, "restore_below_control": 0.2}],
+        routes=[
+            {
+                "name": "west",
+                "sectors": ["north"],
+                "capacity_tonnes_per_day": 1e4,
+                "cut_at_control": 0.5,
+                "restore_below_control": 0.2,
+            }
+        ],
         supply={"stockpile_tonnes": 1000.0, "consumption_tonnes_per_person_day": 0.02},
         policy={"kind": "hold"},
         defender={"strength": 5000.0, "collapse_fraction": 0.0, "reinforcement_rate": 0.0},
@@ -116,8 +154,15 @@ def test_open_route_keeps_supply_up() -> None:
 def test_interdiction_loses_convoys_at_its_probability() -> None:
     data = scenario_data(
         sectors=[{"name": "north", "control": 0.0}],
-        routes=[{"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 100.0,
-                 "interdiction_base": 0.3, "interdiction_at_full_control": 0.3}],
+        routes=[
+            {
+                "name": "west",
+                "sectors": ["north"],
+                "capacity_tonnes_per_day": 100.0,
+                "interdiction_base": 0.3,
+                "interdiction_at_full_control": 0.3,
+            }
+        ],
     )
     params = build_params(scenario_from_dict(data))
     n = 4096
@@ -136,9 +181,14 @@ def test_interdiction_loses_convoys_at_its_probability() -> None:
 @pytest.mark.parametrize("overdispersion", [0.0, 0.05])
 def test_loss_counts_have_the_stated_mean_and_variance(overdispersion: float) -> None:
     data = scenario_data(
-        sectors=[], routes=[], supply={"consumption_tonnes_per_person_day": 0.0},
-        attrition={"attacker_kill_rate": 0.002, "defender_kill_rate": 0.0,
-                   "overdispersion": overdispersion},
+        sectors=[],
+        routes=[],
+        supply={"consumption_tonnes_per_person_day": 0.0},
+        attrition={
+            "attacker_kill_rate": 0.002,
+            "defender_kill_rate": 0.0,
+            "overdispersion": overdispersion,
+        },
         defender={"strength": 1e6, "reinforcement_rate": 0.0},
         attacker={"strength": 50000.0, "reinforcement_rate": 0.0, "replacement_rate": 0.0},
         fortification={"multiplier": 1.0},
@@ -158,8 +208,10 @@ def test_loss_counts_have_the_stated_mean_and_variance(overdispersion: float) ->
 
 def test_finished_replications_stop_changing() -> None:
     data = scenario_data(
-        policy={"kind": "threshold",
-                "triggers": [{"name": "date", "measure": "day", "op": ">=", "threshold": 5}]},
+        policy={
+            "kind": "threshold",
+            "triggers": [{"name": "date", "measure": "day", "op": ">=", "threshold": 5}],
+        },
         withdrawal={"duration_days": 1.0},
         simulation={"horizon_days": 40.0, "sample_trajectories": 8},
     )
@@ -172,11 +224,42 @@ def test_finished_replications_stop_changing() -> None:
 
 def test_attacker_culminates_when_reserves_run_dry() -> None:
     data = scenario_data(
-        attacker={"strength": 12000.0, "reinforcement_rate": 0.0, "replacement_rate": 0.0,
-                  "culmination_fraction": 0.5},
+        attacker={
+            "strength": 12000.0,
+            "reinforcement_rate": 0.0,
+            "replacement_rate": 0.0,
+            "culmination_fraction": 0.5,
+        },
         attrition={"attacker_kill_rate": 0.0005, "defender_kill_rate": 0.05},
         policy={"kind": "hold"},
     )
     res = run(data, n=64)
     assert np.all(res.end_reason == "attacker_culminated")
     assert np.all(res.columns["attacker_final_strength"] < 6000.0)
+
+
+def test_campaign_spread_widens_outcomes_and_keeps_mean_tempo() -> None:
+    base = scenario_data(
+        policy={"kind": "hold"},
+        advance={"campaign_cv": 0.0, "noise_cv": 0.3},
+        simulation={"horizon_days": 30.0, "sample_trajectories": 0},
+    )
+    spread = scenario_data(
+        policy={"kind": "hold"},
+        advance={"campaign_cv": 0.5, "noise_cv": 0.3},
+        simulation={"horizon_days": 30.0, "sample_trajectories": 0},
+    )
+    q0 = run(base, n=2048).bands.accumulator.quantiles()
+    q1 = run(spread, n=2048).bands.accumulator.quantiles()
+    names = [s.name for s in run(base, n=1).bands.specs]
+    i = names.index("control_town")
+    width0 = q0[i, 30, 4] - q0[i, 30, 0]
+    width1 = q1[i, 30, 4] - q1[i, 30, 0]
+    assert width1 > 2 * width0  # the 5-95 % band of control widens markedly
+
+    params = build_params(scenario_from_dict(spread))
+    n = 8192
+    state = dynamics.init_state(params, np.arange(n), 1.0)
+    dynamics.combat_step(state, params, 0.0, 1.0, BatchStreams(1, 0, n))
+    assert abs(state.tempo.mean() - 1.0) < 4 * 0.5 / np.sqrt(n)
+    assert abs(state.tempo.std() - 0.5) < 0.05

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import SCENARIOS, scenario_data
 
 from siege.errors import ScenarioError
 from siege.scenario import (
@@ -16,6 +15,8 @@ from siege.scenario import (
     scenario_from_json,
     to_toml,
 )
+
+from conftest import SCENARIOS, scenario_data
 
 
 def test_bundled_scenarios_load() -> None:
@@ -149,3 +150,12 @@ def test_validation_error_reports_line_of_key(write_scenario) -> None:  # type: 
         load_scenario(path)
     line = text.splitlines()[err.value.line - 1]
     assert line.startswith("interdiction_base = 1.5")
+
+
+def test_committed_reference_matches_schema() -> None:
+    from siege.scenario import reference_markdown
+
+    from conftest import ROOT
+
+    committed = (ROOT / "docs" / "scenario-reference.md").read_text(encoding="utf-8")
+    assert committed == reference_markdown(), "run: siege schema > docs/scenario-reference.md"

@@ -31,6 +31,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out_console = Console(highlight=False, soft_wrap=True)
+if not out_console.is_terminal:  # piped: do not squeeze tables to 80 columns
+    out_console = Console(highlight=False, soft_wrap=True, width=140)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -98,6 +100,14 @@ def validate(file: FileArgument, set_: SetOption = None) -> None:
         scenario = load_scenario(file, _overrides(set_))
         out_console.print(to_toml(scenario), markup=False, end="")
         err_console.print(f"{file}: valid (sha256 {scenario.sha256()[:12]})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario file reference: every table and key, its default and unit."""
+    from siege.scenario import reference_markdown
+
+    out_console.print(reference_markdown(), markup=False, end="")
 
 
 @app.command()
@@ -250,6 +260,136 @@ def _print_summary(name: str, summary: Any, path: Path) -> None:
         )
     out_console.print(measures)
     out_console.print(f"outcomes: {path}\nbands:    {_bands(path)}")
+
+
+ResultsArgument = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Results files of `siege simulate` (or sweep-store points, e.g. STORE/point=12); "
+        "the first is the reference.",
+        show_default=False,
+    ),
+]
+LabelOption = Annotated[
+    list[str] | None,
+    typer.Option("--label", "-l", help="Label of each results file, in order (repeatable)."),
+]
+
+
+def _load(results: list[Path], labels: list[str] | None) -> Any:
+    from siege.compare import load_variants
+
+    return load_variants(list(results), labels or None)
+
+
+@app.command()
+def compare(
+    results: ResultsArgument,
+    label: LabelOption = None,
+    precision: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--precision",
+            help="Target half-width of the 95 % interval of means: MEASURE=HALFWIDTH in the "
+            "measure's unit (e.g. end_day=2) or a percentage of the estimate (e.g. 5%); "
+            "prints the replications needed (repeatable).",
+        ),
+    ] = None,
+    analysis: Annotated[
+        str,
+        typer.Option("--analysis", help="auto (paired when the files share seed and "
+                     "replication ids), paired or unpaired."),
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the statistics: .parquet (long form) or .json."),
+    ] = None,
+    figures: Annotated[
+        Path | None, typer.Option("--figures", help="Also draw the figures into this folder.")
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Compare outcome distributions of result sets (the first is the reference)."""
+    from siege import compare_view as view
+    from siege.compare import compare as run_compare
+    from siege.compare import json_safe, parse_precision, write_comparison
+
+    with user_errors():
+        targets = parse_precision(precision)
+        variants = _load(results, label)
+        comparison = run_compare(
+            variants, analysis=analysis, n_resamples=resamples, seed=seed, precision=targets
+        )
+        if out is not None:
+            write_comparison(comparison, out)
+        written: list[Path] = []
+        if figures is not None:
+            from siege.plots import save_figures
+
+            written = save_figures(variants, figures, comparison=comparison)
+        if as_json:
+            sys.stdout.write(json.dumps(json_safe(comparison.to_dict()), indent=2) + "\n")
+        else:
+            for line in view.header_lines(comparison):
+                out_console.print(line, markup=False)
+            out_console.print(view.measures_table(comparison))
+            if len(variants) > 1:
+                out_console.print(view.differences_table(comparison))
+            out_console.print(view.reasons_table(comparison))
+            out_console.print(view.chi_square_line(comparison), markup=False)
+            out_console.print(view.precision_table(comparison))
+        if out is not None:
+            err_console.print(f"statistics: {out}", markup=False)
+        if written:
+            err_console.print(f"figures: {len(written)} files in {figures}", markup=False)
+
+
+@app.command()
+def plot(
+    results: ResultsArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures.")] = Path(
+        "figures"
+    ),
+    label: LabelOption = None,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="png and/or svg (repeatable; default both)."),
+    ] = None,
+) -> None:
+    """Draw ECDFs, histograms, end-reason bars and fan charts of result sets."""
+    with user_errors():
+        from siege.plots import save_figures
+
+        variants = _load(results, label)
+        written = save_figures(variants, out, formats=tuple(fmt or ("png", "svg")))
+        for path in written:
+            out_console.print(str(path), markup=False)
+
+
+@app.command()
+def report(
+    results: ResultsArgument,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The HTML file to write.")
+    ] = Path("report.html"),
+    label: LabelOption = None,
+    title: Annotated[str | None, typer.Option("--title", help="Title of the report.")] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Write one self-contained HTML report (scenarios, summary, comparison, figures)."""
+    with user_errors():
+        from siege.report import write_report
+
+        variants = _load(results, label)
+        path = write_report(variants, out, title=title, n_resamples=resamples, seed=seed)
+        err_console.print(f"report: {path}", markup=False)
 
 
 def main() -> None:

@@ -1,0 +1,180 @@
+"""Rendering scenarios for people: the resolved scenario as TOML (``siege validate``) and the
+file reference generated from the schema (``siege schema``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel
+
+from siege.scenario import (
+    MEASURE_UNITS,
+    Advance,
+    Attacker,
+    Attrition,
+    Defender,
+    Encirclement,
+    Event,
+    Fortification,
+    Policy,
+    Route,
+    Scenario,
+    Sector,
+    Simulation,
+    Supply,
+    Trigger,
+    Wave,
+    Withdrawal,
+)
+
+
+def to_toml(scenario: Scenario) -> str:
+    """Render the resolved scenario as TOML (for ``siege validate``)."""
+    data = scenario.model_dump(mode="python")
+    out: list[str] = []
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            if math.isinf(v):
+                return "inf" if v > 0 else "-inf"
+            if math.isnan(v):
+                return "nan"
+            return repr(v)
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {fmt(x)}" for k, x in v.items()) + " }"
+        if v is None:
+            return '"none"'
+        return json.dumps(str(v))
+
+    def emit_table(prefix: str, table: dict[str, Any], array: bool = False) -> None:
+        scalars = {
+            k: v
+            for k, v in table.items()
+            if not (isinstance(v, dict) and k != "set")
+            and not (isinstance(v, (list, tuple)) and v and isinstance(v[0], dict))
+        }
+        out.append(f"[[{prefix}]]" if array else f"[{prefix}]")
+        for k, v in scalars.items():
+            if v is None:
+                out.append(f"# {k} = (not set)")
+            else:
+                out.append(f"{k} = {fmt(v)}")
+        out.append("")
+        for k, v in table.items():
+            if isinstance(v, dict) and k != "set":
+                emit_table(f"{prefix}.{k}", v)
+            elif isinstance(v, (list, tuple)) and v and isinstance(v[0], dict):
+                for item in v:
+                    emit_table(f"{prefix}.{k}", item, array=True)
+
+    for k in ("name", "description"):
+        out.append(f"{k} = {fmt(data[k])}")
+    out.append("")
+    for k, v in data.items():
+        if k in ("name", "description"):
+            continue
+        if isinstance(v, dict):
+            emit_table(k, v)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                emit_table(k, item, array=True)
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# reference documentation
+
+
+_TABLES: tuple[tuple[str, type[BaseModel], str], ...] = (
+    ("[simulation]", Simulation, ""),
+    ("[defender]", Defender, ""),
+    ("[attacker]", Attacker, ""),
+    ("[[defender.waves]] / [[attacker.waves]]", Wave, ""),
+    ("[attrition]", Attrition, ""),
+    ("[fortification]", Fortification, ""),
+    ("[advance]", Advance, ""),
+    ("[[sectors]]", Sector, ""),
+    ("[supply]", Supply, ""),
+    ("[[routes]]", Route, ""),
+    ("[encirclement]", Encirclement, ""),
+    ("[policy]", Policy, ""),
+    ("[[policy.triggers]]", Trigger, ""),
+    ("[withdrawal]", Withdrawal, ""),
+    ("[[events]]", Event, ""),
+)
+
+
+def _type_name(annotation: Any) -> str:
+    if getattr(annotation, "__origin__", None) is Literal:
+        return " or ".join(f"`{json.dumps(a)}`" for a in get_args(annotation))
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    text = text.replace("typing.", "").replace("siege.scenario.", "")
+    text = re.sub(r"Annotated\[(\w+), .*\]", r"\1", text)
+    return text.replace(" | ", " or ")
+
+
+def reference_markdown() -> str:
+    """The scenario file reference (every table and key, type, default, meaning and unit),
+    generated from the schema; ``siege schema`` prints it."""
+    from pydantic_core import PydanticUndefined
+
+    lines = [
+        "# Scenario file reference",
+        "",
+        "Generated from the schema by `siege schema`; do not edit by hand. Top-level keys:",
+        "`name` (title), `description` (free text) and `extends` (a base scenario file, "
+        "relative to this one, whose tables this file's tables are merged into; arrays of "
+        "tables such as `[[routes]]` replace the base's).",
+        "",
+        "Trigger measures and their units: "
+        + "; ".join(f"`{k}` ({v})" for k, v in MEASURE_UNITS.items())
+        + ".",
+        "",
+    ]
+    for title, model, _ in _TABLES:
+        lines.append(f"## `{title}`")
+        lines.append("")
+        doc = (model.__doc__ or "").strip()
+        if doc:
+            lines.extend([" ".join(doc.split()), ""])
+        lines.append("| key | type | default | meaning (unit) |")
+        lines.append("| --- | --- | --- | --- |")
+        for name, field in model.model_fields.items():
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                continue
+            if name in ("waves", "triggers"):
+                continue
+            default = field.default
+            if default is PydanticUndefined:
+                shown = "required"
+            elif isinstance(default, float) and math.isinf(default):
+                shown = "`inf`"
+            elif default == () or default is None:
+                shown = "none" if default is None else "`[]`"
+            else:
+                shown = f"`{json.dumps(default)}`"
+            meaning = (field.description or "").replace("|", "\\|")
+            bounds = []
+            for meta in field.metadata:
+                for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+                    val = getattr(meta, attr, None)
+                    if val is not None:
+                        bounds.append(
+                            f"{sym} {val:g}" if isinstance(val, float) else f"{sym} {val}"
+                        )
+            if bounds:
+                meaning += f" Allowed: {', '.join(bounds)}."
+            lines.append(f"| `{name}` | {_type_name(field.annotation)} | {shown} | {meaning} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
