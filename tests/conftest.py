@@ -17,8 +17,12 @@ BASE: dict[str, Any] = {
     "name": "test",
     "simulation": {"horizon_days": 40.0, "time_step_days": 1.0, "replications": 256, "seed": 7},
     "defender": {"strength": 5000.0, "reinforcement_rate": 10.0},
-    "attacker": {"strength": 12000.0, "reinforcement_rate": 40.0, "trained_reserves": 2000.0,
-                 "replacement_rate": 30.0},
+    "attacker": {
+        "strength": 12000.0,
+        "reinforcement_rate": 40.0,
+        "trained_reserves": 2000.0,
+        "replacement_rate": 30.0,
+    },
     "attrition": {"attacker_kill_rate": 0.004, "defender_kill_rate": 0.01, "overdispersion": 0.1},
     "fortification": {"multiplier": 2.0},
     "sectors": [
@@ -70,7 +74,9 @@ def to_toml(data: dict[str, Any]) -> str:
 
     lines: list[str] = []
     for k, v in data.items():
-        if not isinstance(v, (dict, list)) or (isinstance(v, list) and v and not isinstance(v[0], dict)):
+        if not isinstance(v, (dict, list)) or (
+            isinstance(v, list) and v and not isinstance(v[0], dict)
+        ):
             lines.append(f"{k} = {fmt(v)}")
     for k, v in data.items():
         if isinstance(v, dict):
@@ -91,7 +97,9 @@ def to_toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m siege ARGS`` in a subprocess; output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", "siege", *args],

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import SCENARIOS, run_cli, scenario_data, to_toml
 
 from siege.results import OUTCOME_COLUMNS
+
+from conftest import SCENARIOS, run_cli, scenario_data, to_toml
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,17 @@ def test_simulate_writes_outcomes_bands_and_provenance(small: Path, tmp_path: Pa
 
 
 def test_simulate_json_summary(small: Path, tmp_path: Path) -> None:
-    proc = run_cli("simulate", str(small), "-n", "200", "--json", "--out", str(tmp_path / "j.parquet"),
-                   "--set", "policy.kind=hold")
+    proc = run_cli(
+        "simulate",
+        str(small),
+        "-n",
+        "200",
+        "--json",
+        "--out",
+        str(tmp_path / "j.parquet"),
+        "--set",
+        "policy.kind=hold",
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     reasons = data["end_reasons"]
@@ -99,16 +109,27 @@ def test_malformed_toml(tmp_path: Path) -> None:
         (lambda d: d["attacker"].update(strenght=5), "attacker.strenght", "unknown key"),
         (lambda d: d["attacker"].update(strength="lots"), "attacker.strength", "number"),
         (lambda d: d["defender"].update(strength=-100), "defender.strength", "greater than 0"),
-        (lambda d: d["routes"][0].update(interdiction_base=1.2), "routes.west.interdiction_base",
-         "less than or equal to 1"),
+        (
+            lambda d: d["routes"][0].update(interdiction_base=1.2),
+            "routes.west.interdiction_base",
+            "less than or equal to 1",
+        ),
         (lambda d: d["routes"][0].update(sectors=["east"]), "routes", "sector 'east'"),
-        (lambda d: d["simulation"].update(replications=0), "simulation.replications",
-         "greater than or equal to 1"),
-        (lambda d: d["simulation"].update(time_step_days=50.0), "simulation.time_step_days",
-         "longer than horizon_days"),
+        (
+            lambda d: d["simulation"].update(replications=0),
+            "simulation.replications",
+            "greater than or equal to 1",
+        ),
+        (
+            lambda d: d["simulation"].update(time_step_days=50.0),
+            "simulation.time_step_days",
+            "longer than horizon_days",
+        ),
     ],
 )
-def test_invalid_scenarios_exit_2_naming_file_and_key(tmp_path: Path, mutate, key: str, needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_scenarios_exit_2_naming_file_and_key(
+    tmp_path: Path, mutate, key: str, needle: str
+) -> None:  # type: ignore[no-untyped-def]
     err = _bad(_variant(tmp_path, mutate))
     assert "bad.toml" in err and key in err and needle in err
     assert ", line " in err  # located in the file

@@ -28,12 +28,22 @@ LAWS = {
 def _scenario(law: str, a: float, b: float, w: float):  # type: ignore[no-untyped-def]
     return scenario_from_dict(
         {
-            "simulation": {"horizon_days": DAYS, "time_step_days": 0.01, "replications": 64,
-                           "seed": 5, "sample_trajectories": 64},
+            "simulation": {
+                "horizon_days": DAYS,
+                "time_step_days": 0.01,
+                "replications": 64,
+                "seed": 5,
+                "sample_trajectories": 64,
+            },
             "defender": {"strength": D0, "collapse_fraction": 0.0},
             "attacker": {"strength": A0, "culmination_fraction": 0.0},
-            "attrition": {"law": law, "helmbold_exponent": w, "attacker_kill_rate": a,
-                          "defender_kill_rate": b, "overdispersion": 0.0},
+            "attrition": {
+                "law": law,
+                "helmbold_exponent": w,
+                "attacker_kill_rate": a,
+                "defender_kill_rate": b,
+                "overdispersion": 0.0,
+            },
         }
     )
 
@@ -48,8 +58,12 @@ def test_mean_losses_match_lanchester_ode(law: str) -> None:
     mean_a = samples[:, :, specs.index("attacker_strength")].mean(axis=0)
     days = np.arange(DAYS + 1)
     ode = solve_ivp(
-        lambda t, y: rhs(a, b, w, y[0], y[1]), (0, DAYS), [D0, A0], t_eval=days,
-        rtol=1e-10, atol=1e-6,
+        lambda t, y: rhs(a, b, w, y[0], y[1]),
+        (0, DAYS),
+        [D0, A0],
+        t_eval=days,
+        rtol=1e-10,
+        atol=1e-6,
     )
     loss_d_ode, loss_a_ode = D0 - ode.y[0], A0 - ode.y[1]
     loss_d, loss_a = D0 - mean_d, A0 - mean_a

@@ -37,7 +37,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         routes.append(
             {
                 "name": f"r{i}",
-                "sectors": draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)),
+                "sectors": draw(
+                    st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)
+                ),
                 "capacity_tonnes_per_day": draw(st.floats(1.0, 500.0)),
                 "convoys_per_day": draw(st.floats(0.5, 8.0)),
                 "interdiction_base": draw(st.floats(0.0, 0.3)),
@@ -46,11 +48,24 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 "restore_below_control": draw(st.floats(0.0, cut)),
             }
         )
-    measure = draw(st.sampled_from(["encirclement_threat", "strength_fraction", "day",
-                                    "days_of_supply", "rolling_exchange_ratio"]))
-    threshold = {"encirclement_threat": draw(unit), "strength_fraction": draw(unit),
-                 "day": draw(st.floats(0, 30)), "days_of_supply": draw(st.floats(0, 10)),
-                 "rolling_exchange_ratio": draw(st.floats(0, 5))}[measure]
+    measure = draw(
+        st.sampled_from(
+            [
+                "encirclement_threat",
+                "strength_fraction",
+                "day",
+                "days_of_supply",
+                "rolling_exchange_ratio",
+            ]
+        )
+    )
+    threshold = {
+        "encirclement_threat": draw(unit),
+        "strength_fraction": draw(unit),
+        "day": draw(st.floats(0, 30)),
+        "days_of_supply": draw(st.floats(0, 10)),
+        "rolling_exchange_ratio": draw(st.floats(0, 5)),
+    }[measure]
     op = ">=" if measure in ("encirclement_threat", "day") else "<="
     horizon = draw(st.floats(2.0, 40.0))
     return {
@@ -61,24 +76,34 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "seed": draw(st.integers(0, 2**32)),
             "sample_trajectories": 3,
         },
-        "defender": {"strength": draw(st.floats(10, 5e4)),
-                     "reinforcement_rate": draw(st.floats(0, 100)),
-                     "collapse_fraction": draw(st.floats(0, 0.9))},
-        "attacker": {"strength": draw(st.floats(10, 1e5)),
-                     "reinforcement_rate": draw(st.floats(0, 200)),
-                     "trained_reserves": draw(st.floats(0, 1e4)),
-                     "replacement_rate": draw(st.floats(0, 200)),
-                     "culmination_fraction": draw(st.floats(0, 0.9))},
-        "attrition": {"law": draw(st.sampled_from(["square", "linear", "helmbold"])),
-                      "helmbold_exponent": draw(unit),
-                      "attacker_kill_rate": draw(st.floats(0, 0.05)),
-                      "defender_kill_rate": draw(st.floats(0, 0.05)),
-                      "overdispersion": draw(st.floats(0, 2))},
-        "fortification": {"multiplier": draw(st.floats(1, 6)),
-                          "decay_per_day": draw(st.floats(0, 0.05))},
+        "defender": {
+            "strength": draw(st.floats(10, 5e4)),
+            "reinforcement_rate": draw(st.floats(0, 100)),
+            "collapse_fraction": draw(st.floats(0, 0.9)),
+        },
+        "attacker": {
+            "strength": draw(st.floats(10, 1e5)),
+            "reinforcement_rate": draw(st.floats(0, 200)),
+            "trained_reserves": draw(st.floats(0, 1e4)),
+            "replacement_rate": draw(st.floats(0, 200)),
+            "culmination_fraction": draw(st.floats(0, 0.9)),
+        },
+        "attrition": {
+            "law": draw(st.sampled_from(["square", "linear", "helmbold"])),
+            "helmbold_exponent": draw(unit),
+            "attacker_kill_rate": draw(st.floats(0, 0.05)),
+            "defender_kill_rate": draw(st.floats(0, 0.05)),
+            "overdispersion": draw(st.floats(0, 2)),
+        },
+        "fortification": {
+            "multiplier": draw(st.floats(1, 6)),
+            "decay_per_day": draw(st.floats(0, 0.05)),
+        },
         "sectors": sectors,
-        "supply": {"stockpile_tonnes": draw(st.floats(0, 1e4)),
-                   "consumption_tonnes_per_person_day": draw(st.floats(0, 0.05))},
+        "supply": {
+            "stockpile_tonnes": draw(st.floats(0, 1e4)),
+            "consumption_tonnes_per_person_day": draw(st.floats(0, 0.05)),
+        },
         "routes": routes,
         "policy": {
             "kind": draw(st.sampled_from(["hold", "threshold"])),
@@ -87,7 +112,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "triggers": [{"name": "t", "measure": measure, "op": op, "threshold": threshold}],
         },
         "withdrawal": {"duration_days": draw(st.floats(0.5, 10))},
-        "events": [{"day": draw(st.floats(0, 40)), "set": {"advance.multiplier": draw(st.floats(0, 2))}}],
+        "events": [
+            {"day": draw(st.floats(0, 40)), "set": {"advance.multiplier": draw(st.floats(0, 2))}}
+        ],
     }
 
 

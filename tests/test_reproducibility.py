@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from conftest import scenario_data
 
 from siege import simulate
 from siege.scenario import scenario_from_dict
+
+from conftest import scenario_data
 
 
 def _same(a, b) -> bool:  # type: ignore[no-untyped-def]

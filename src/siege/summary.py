@@ -86,7 +86,9 @@ def spread(values: NDArray[np.float64], unit: str) -> Spread:
     return Spread(unit, int(v.size), mean, float(p50), float(p5), float(p95))
 
 
-def summarize(end_reason: NDArray[np.str_] | list[str], columns: dict[str, NDArray[np.float64]]) -> Summary:
+def summarize(
+    end_reason: NDArray[np.str_] | list[str], columns: dict[str, NDArray[np.float64]]
+) -> Summary:
     """Summary of a run from its end reasons and outcome columns."""
     reasons = np.asarray(end_reason)
     n = int(reasons.size)
