@@ -15,9 +15,9 @@ from siege.model.rules import END_REASONS
 SUMMARY_MEASURES: dict[str, str] = {
     "end_day": "days",
     "days_held": "days",
-    "defender_losses": "personnel",
-    "attacker_losses": "personnel",
-    "exchange_ratio": "attacker/defender",
+    "defender_losses": "persons",
+    "attacker_losses": "persons",
+    "exchange_ratio": "ratio",
     "days_beyond_counteroffensive": "days",
     "supply_shortfall_days": "days",
 }
