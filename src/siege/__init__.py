@@ -10,10 +10,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from siege.errors import ResultsError, RunError, ScenarioError, SiegeError  # noqa: E402
-from siege.montecarlo import SimulationResult, simulate  # noqa: E402
-from siege.results import read_results  # noqa: E402
-from siege.scenario import Scenario, load_scenario  # noqa: E402
+from siege.errors import ResultsError, RunError, ScenarioError, SiegeError
+from siege.montecarlo import SimulationResult, simulate
+from siege.results import read_results
+from siege.scenario import Scenario, load_scenario
 
 __all__ = [
     "ResultsError",

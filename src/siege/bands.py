@@ -10,6 +10,7 @@ replications are split into blocks; percentiles are read off by interpolating wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +41,16 @@ class MeasureSpec:
     def index(self, values: NDArray[np.float64]) -> NDArray[np.intp]:
         """Bin of each value (values outside the range go to the end bins; NaN to -1)."""
         v = np.asarray(values, dtype=float)
+        if self.kind == "log":
+            # fast path (this runs every simulated day): one log, one truncation
+            inv_step = (self.bins - 1) / np.log(self.high / self.low)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                x = np.log(np.maximum(v, self.low) * (1.0 / self.low)) * inv_step + 1.0
+                x = np.where(v < self.low, 0.0, np.minimum(x, self.bins - 1))
+            nan = np.isnan(x)
+            if nan.any():
+                return np.where(nan, -1, np.nan_to_num(x)).astype(np.intp)
+            return x.astype(np.intp)
         nan = np.isnan(v)
         if self.kind == "log":
             step = np.log(self.high / self.low) / (self.bins - 1)
@@ -62,8 +73,30 @@ class BandAccumulator:
         self.specs = specs
         self.n_days = n_days
         self.bins = max(s.bins for s in specs) if specs else 1
-        self.counts = np.zeros((len(specs), n_days + 1, self.bins), dtype=np.int64)
+        # int32: a (day, bin) count never exceeds the replications of one run
+        self.counts = np.zeros((len(specs), n_days + 1, self.bins), dtype=np.int32)
         self.n_active = np.zeros(n_days + 1, dtype=np.int64)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle sparsely: most bins are empty, and blocks travel between processes."""
+        flat = self.counts.reshape(-1)
+        index = np.flatnonzero(flat)
+        return {
+            "specs": self.specs,
+            "n_days": self.n_days,
+            "bins": self.bins,
+            "n_active": self.n_active,
+            "index": index.astype(np.int64),
+            "values": flat[index],
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.specs = state["specs"]
+        self.n_days = state["n_days"]
+        self.bins = state["bins"]
+        self.n_active = state["n_active"]
+        self.counts = np.zeros((len(self.specs), self.n_days + 1, self.bins), dtype=np.int32)
+        self.counts.reshape(-1)[state["index"]] = state["values"]
 
     def add(self, day: int, values: list[NDArray[np.float64]]) -> None:
         """Add the values of every measure on one day (one array ``(n,)`` per measure)."""

@@ -136,7 +136,18 @@ def simulate(
         int | None,
         typer.Option("--block-size", min=1, help="Replications per block (results unchanged)."),
     ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="Engine: batch.")] = "batch",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Engine: batch (fast, the default) or event (the continuous-time reference).",
+        ),
+    ] = "batch",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run the blocks on a Dask cluster: its scheduler "
+                     "address, tcp://HOST:PORT (results unchanged)."),
+    ] = None,
 ) -> None:
     """Run a scenario's replications; print a summary and write the outcomes to Parquet."""
     from siege.montecarlo import default_workers
@@ -157,6 +168,7 @@ def simulate(
                 workers=n_workers,
                 out=path,
                 progress=progress,
+                scheduler=scheduler,
             )
         summary = result.summary()
         if as_json:
@@ -236,7 +248,12 @@ def _fmt(x: float) -> str:
 
 
 def _print_summary(name: str, summary: Any, path: Path) -> None:
-    reasons = Table(title=f"{name}: end of siege ({summary.replications:,} replications)")
+    from rich import box
+
+    reasons = Table(
+        title=f"{name}: end of siege ({summary.replications:,} replications)",
+        box=box.SIMPLE_HEAD,
+    )
     reasons.add_column("end reason")
     reasons.add_column("probability", justify="right")
     reasons.add_column("95 % interval", justify="right")
@@ -246,13 +263,13 @@ def _print_summary(name: str, summary: Any, path: Path) -> None:
             reason, f"{prop.p:.3f}", f"{prop.low:.3f} – {prop.high:.3f}", f"{prop.count:,}"
         )
     out_console.print(reasons)
-    measures = Table(title="outcomes (median and 90 % interval over replications)")
-    measures.add_column("measure", no_wrap=True)
-    measures.add_column("unit", no_wrap=True)
-    measures.add_column("median", justify="right")
-    measures.add_column("5 %", justify="right")
-    measures.add_column("95 %", justify="right")
-    measures.add_column("mean", justify="right")
+    measures = Table(
+        title="outcomes (median and 90 % interval over replications)", box=box.SIMPLE_HEAD
+    )
+    measures.add_column("measure", overflow="fold")
+    measures.add_column("unit", overflow="fold")
+    for header in ("median", "5 %", "95 %", "mean"):
+        measures.add_column(header, justify="right", no_wrap=True, min_width=6)
     for key, spread in summary.measures.items():
         measures.add_row(
             key, spread.unit, _fmt(spread.median), _fmt(spread.p5), _fmt(spread.p95),
@@ -316,7 +333,8 @@ def compare(
     """Compare outcome distributions of result sets (the first is the reference)."""
     from siege import compare_view as view
     from siege.compare import compare as run_compare
-    from siege.compare import json_safe, parse_precision, write_comparison
+    from siege.compare import parse_precision
+    from siege.compare_output import json_safe, write_comparison
 
     with user_errors():
         targets = parse_precision(precision)
@@ -330,7 +348,7 @@ def compare(
         if figures is not None:
             from siege.plots import save_figures
 
-            written = save_figures(variants, figures, comparison=comparison)
+            written = save_figures(variants, figures)
         if as_json:
             sys.stdout.write(json.dumps(json_safe(comparison.to_dict()), indent=2) + "\n")
         else:
@@ -339,6 +357,7 @@ def compare(
             out_console.print(view.measures_table(comparison))
             if len(variants) > 1:
                 out_console.print(view.differences_table(comparison))
+                out_console.print(view.tests_table(comparison))
             out_console.print(view.reasons_table(comparison))
             out_console.print(view.chi_square_line(comparison), markup=False)
             out_console.print(view.precision_table(comparison))
@@ -390,6 +409,136 @@ def report(
         variants = _load(results, label)
         path = write_report(variants, out, title=title, n_resamples=resamples, seed=seed)
         err_console.print(f"report: {path}", markup=False)
+
+
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results store (a folder).")],
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all "
+                     "cores)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run on a Dask cluster: its scheduler address, "
+                     "tcp://HOST:PORT (results identical to a local run)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the sweep in --out; redo nothing "
+                           "finished.")
+    ] = False,
+) -> None:
+    """Run a parameter sweep (grid, lhs, sobol or random design) into a resumable store."""
+    import time
+
+    from siege.distributed import DaskExecutor, Executor, LocalExecutor
+    from siege.montecarlo import default_workers
+    from siege.store import DirectoryStore
+    from siege.sweep import design, load_sweep, point_scenarios, run_sweep
+
+    with user_errors():
+        if workers is not None and scheduler is not None:
+            fail("give --workers or --scheduler, not both")
+        spec = load_sweep(file)
+        points = point_scenarios(spec, design(spec))  # every point checked before any run
+        store = (DirectoryStore.resume if resume else DirectoryStore.create)(out, spec)
+        executor: Executor = (
+            DaskExecutor(scheduler) if scheduler is not None
+            else LocalExecutor(workers or min(default_workers(), len(points)))
+        )
+        started = time.perf_counter()
+        with executor, _sweep_progress() as progress:
+            outcome = run_sweep(spec, store, executor, progress=progress)
+        wall = time.perf_counter() - started
+        for point, error in sorted(outcome.failures.items()):
+            err_console.print(f"point {point} failed: {error}", markup=False)
+        err_console.print(
+            f"sweep: {outcome.done}/{outcome.points} points done, {outcome.failed} failed"
+            + (f", {outcome.already_done} already in the store" if outcome.already_done else "")
+            + f"; {outcome.blocks_run} blocks run in {wall:.1f} s → {out}",
+            markup=False,
+        )
+        if outcome.failed:
+            raise typer.Exit(1)
+
+
+@contextmanager
+def _sweep_progress() -> Iterator[Callable[[Any], None] | None]:
+    """Progress over points and blocks, with ETA, on a terminal (stderr)."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description:>6}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        points = bar.add_task("points", total=None)
+        blocks = bar.add_task("blocks", total=None)
+
+        def update(state: Any) -> None:
+            bar.update(points, total=state.points_total,
+                       completed=state.points_done + state.points_failed)
+            bar.update(blocks, total=state.blocks_total, completed=state.blocks_done)
+
+        yield update
+
+
+@app.command()
+def sensitivity(
+    store: Annotated[Path, typer.Argument(help="Sweep store (folder).", show_default=False)],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Where to save the table (Parquet). Default: "
+                     "STORE/sensitivity.parquet."),
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Sobol' indices (Sobol' designs) and a PRCC ranking (any design) of a sweep's outcomes."""
+    from rich import box
+
+    from siege.sensitivity import analyze_store, write_sensitivity
+
+    with user_errors():
+        table = analyze_store(store, n_resamples=resamples, seed=seed)
+        path = write_sensitivity(table, out or store / "sensitivity.parquet")
+        rows = table.to_pylist()
+        if as_json:
+            sys.stdout.write(json.dumps(_finite(rows), indent=2) + "\n")
+        else:
+            for measure in dict.fromkeys(r["measure"] for r in rows):
+                view = Table(title=measure, box=box.SIMPLE_HEAD)
+                view.add_column("parameter", overflow="fold")
+                view.add_column("method")
+                view.add_column("estimate", justify="right")
+                view.add_column("95 % interval", justify="right")
+                view.add_column("rank", justify="right")
+                for r in sorted((r for r in rows if r["measure"] == measure),
+                                key=lambda r: (r["method"], r["rank"])):
+                    view.add_row(r["parameter"], r["method"], f"{r['estimate']:.3f}",
+                                 f"{r['low']:.3f} – {r['high']:.3f}", str(r["rank"]))
+                out_console.print(view)
+        err_console.print(f"sensitivity: {path}", markup=False)
 
 
 def main() -> None:

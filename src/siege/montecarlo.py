@@ -8,12 +8,18 @@ the scenario and its seed, not on the block size or the number of workers.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as connection_wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,18 +31,32 @@ from siege.model import dynamics
 from siege.model.params import build_params
 from siege.model.rules import END_REASONS
 from siege.results import Bands, ResultsWriter
-from siege.rng import round_block_size
+from siege.rng import STREAM_BLOCK
 from siege.scenario import Scenario
 from siege.summary import Summary, summarize
 
 ProgressCallback = Callable[[int, int], None]
+log = logging.getLogger(__name__)
 DEFAULT_BLOCK_SIZE = 16384  # replications per engine run; results do not depend on it
 
 
-def plan_blocks(replications: int, block_size: int) -> list[tuple[int, int]]:
-    """(first, n) of each block; block size rounded up to whole random-stream blocks."""
-    size = round_block_size(block_size)
+def plan_blocks(replications: int, block_size: int, granularity: int = STREAM_BLOCK) -> list[
+    tuple[int, int]
+]:
+    """(first, n) of each block; the block size is rounded up to a whole number of
+    ``granularity`` replications (the batch engine's 1024-replication stream blocks)."""
+    size = max(1, -(-block_size // granularity)) * granularity
     return [(first, min(size, replications - first)) for first in range(0, replications, size)]
+
+
+def default_block_size(engine: str, replications: int, workers: int) -> int:
+    """Replications per block when the caller does not choose: large blocks for the batch
+    engine (per-step overhead is shared by the whole block), and for the event engine (which
+    runs replications one at a time) about four blocks per worker, so that work spreads
+    evenly over the workers. Results do not depend on it."""
+    if engine == "batch":
+        return DEFAULT_BLOCK_SIZE
+    return max(1, min(STREAM_BLOCK, -(-replications // (4 * workers))))
 
 
 @dataclass
@@ -46,7 +66,7 @@ class SimulationResult:
     scenario: Scenario
     engine: str
     replication: NDArray[np.int64]
-    end_reason: NDArray[np.str_]
+    end_reason: NDArray[np.object_]  # one of END_REASONS per replication
     columns: dict[str, NDArray[np.float64]]
     bands: Bands
     partial: bool
@@ -83,6 +103,7 @@ def simulate(
     workers: int = 1,
     out: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    scheduler: str | None = None,
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
@@ -92,6 +113,8 @@ def simulate(
     ``out``, outcomes stream to that Parquet file (bands beside it) as blocks finish; on
     KeyboardInterrupt the file is closed with the finished blocks, marked partial, and the
     interrupt re-raised. ``progress(done, total)`` is called as replications complete.
+    ``scheduler`` (``tcp://HOST:PORT``) runs the blocks on that Dask cluster instead of local
+    processes; the results are the same.
     """
     if engine not in ENGINES:
         raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
@@ -106,21 +129,31 @@ def simulate(
     if workers < 1:
         raise ScenarioError(f"workers must be at least 1 (got {workers})", key="--workers")
     sim = scenario.simulation
-    blocks = plan_blocks(sim.replications, block_size or DEFAULT_BLOCK_SIZE)
+    blocks = plan_blocks(
+        sim.replications,
+        block_size or default_block_size(engine, sim.replications, workers),
+        STREAM_BLOCK if engine == "batch" else 1,
+    )
     params = build_params(scenario)
     specs = dynamics.observation_specs(params)
     n_days = int(np.floor(sim.horizon_days + 1e-9))
     bands = Bands(specs, BandAccumulator(specs, n_days))
     writer = ResultsWriter(out, scenario, engine) if out is not None else None
-    collected: dict[int, BlockResult] = {}
+    # outcome columns are filled in place as blocks arrive (memory: the final arrays only)
+    total = sim.replications
+    columns = {c: np.full(total, np.nan) for c in dynamics.outcome_columns(params)}
+    reason = np.full(total, -1, dtype=np.int8)
     done = 0
     partial = True
     try:
-        for block in _execute(engine, scenario, blocks, workers):
+        for block in _execute(engine, scenario, blocks, workers, scheduler):
             bands.add(block)
             if writer is not None:
                 writer.add(block)
-            collected[block.first] = _light(block)
+            rows = slice(block.first, block.first + block.n)
+            reason[rows] = block.reason
+            for c, values in block.columns.items():
+                columns[c][rows] = values
             done += block.n
             if progress is not None:
                 progress(done, sim.replications)
@@ -128,21 +161,16 @@ def simulate(
     finally:
         if writer is not None:
             writer.close(bands, partial=partial)
-    ordered = [collected[k] for k in sorted(collected)]
-    names = np.array(END_REASONS)
-    columns = {
-        c: np.concatenate([b.columns[c] for b in ordered]) if ordered else np.array([])
-        for c in dynamics.outcome_columns(params)
-    }
+    finished = reason >= 0
+    if not finished.all():  # an interrupted run keeps the blocks that finished
+        columns = {c: v[finished] for c, v in columns.items()}
+    # end reasons as references to five shared strings (8 bytes each), not fixed-width text
+    names = np.array(END_REASONS, dtype=object)
     return SimulationResult(
         scenario=scenario,
         engine=engine,
-        replication=np.concatenate(
-            [np.arange(b.first, b.first + b.n) for b in ordered]
-        ) if ordered else np.array([], dtype=np.int64),
-        end_reason=names[np.concatenate([b.reason for b in ordered]).astype(np.intp)]
-        if ordered
-        else np.array([], dtype=str),
+        replication=np.flatnonzero(finished).astype(np.int64),
+        end_reason=names[reason[finished].astype(np.intp)],
         columns=columns,
         bands=bands,
         partial=partial,
@@ -150,43 +178,144 @@ def simulate(
     )
 
 
-def _light(block: BlockResult) -> BlockResult:
-    """The block without its histograms (already merged), to keep memory flat."""
-    return BlockResult(
-        block.first, block.n, block.reason, block.columns, block.bands.__class__([], 0),
-        block.sample_ids, block.samples,
-    )
-
-
 def _execute(
-    engine: str, scenario: Scenario, blocks: list[tuple[int, int]], workers: int
+    engine: str,
+    scenario: Scenario,
+    blocks: list[tuple[int, int]],
+    workers: int,
+    scheduler: str | None = None,
 ) -> Iterator[BlockResult]:
-    """Run blocks in this process (1 worker) or in a pool of local worker processes."""
+    """Run blocks in this process (1 worker), in local worker processes, or on the Dask
+    cluster at ``scheduler`` (tcp://HOST:PORT); yield each block's result as it finishes
+    (in any order)."""
+    if scheduler is not None:
+        from siege.distributed import cluster_blocks
+
+        yield from cluster_blocks(scheduler, engine, scenario, blocks)
+        return
     if workers == 1 or len(blocks) == 1:
         for first, n in blocks:
             yield run_block(engine, scenario, first, n)
         return
+    yield from _run_in_processes(engine, scenario, blocks, workers)
+
+
+BLOCK_RETRIES = 1  # times a block whose worker process died is run again before giving up
+
+
+def _worker_main(conn: Connection, engine: str, scenario: Scenario) -> None:
+    """A worker process: run the blocks it is sent, send back each result (or the error).
+
+    Ctrl-C is for the parent, which stops the workers itself; a worker ignores it so that an
+    interrupt from the terminal (sent to the whole process group) leaves no stray traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        first, n = task
+        try:
+            result = run_block(engine, scenario, first, n)
+        except Exception as exc:  # reported to the parent with the block
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        else:
+            conn.send(("ok", result))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    block: tuple[int, int] | None = None
+    stopped: bool = False  # told there is no more work
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _run_in_processes(
+    engine: str, scenario: Scenario, blocks: list[tuple[int, int]], workers: int
+) -> Iterator[BlockResult]:
+    """Run blocks in ``workers`` local processes, each told one block at a time.
+
+    The parent always knows which block each worker holds, so a worker that dies (killed,
+    out of memory) is reported with its block; the block is run again in a fresh worker up
+    to ``BLOCK_RETRIES`` times, after which the run stops with a :class:`RunError`. When the
+    generator is closed or interrupted (Ctrl-C), every worker is terminated at once.
+    """
     ctx = get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    queue = deque(blocks)
+    deaths: dict[tuple[int, int], int] = {}
+    pool: list[_Worker] = []
+
+    def start() -> _Worker:
+        parent_end, child_end = ctx.Pipe()
+        process = ctx.Process(
+            target=_worker_main, args=(child_end, engine, scenario), daemon=True
+        )
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end)
+
+    def assign(worker: _Worker) -> None:
+        worker.block = queue.popleft() if queue else None
+        worker.stopped = worker.block is None
+        worker.conn.send(worker.block)
+
     try:
-        pending: dict[Future[BlockResult], tuple[int, int]] = {}
-        queue = list(blocks)
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                first, n = queue.pop(0)
-                pending[pool.submit(_run, engine, scenario, first, n)] = (first, n)
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                first, n = pending.pop(fut)
+        for _ in range(min(workers, len(blocks))):
+            worker = start()
+            pool.append(worker)
+            assign(worker)
+        while any(w.block is not None for w in pool):
+            busy = [w for w in pool if w.block is not None]
+            waitables: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+            ready = set(connection_wait(waitables))
+            for i, worker in enumerate(pool):
+                block = worker.block
+                if block is None or not (worker.conn in ready or worker.process.sentinel in ready):
+                    continue
+                first, n = block
+                span = f"replications {first}..{first + n - 1}"
                 try:
-                    yield fut.result()
-                except Exception as exc:  # a worker died or the block raised
-                    raise RunError(
-                        f"block of replications {first}..{first + n - 1} failed: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
+                    status, payload = worker.conn.recv()
+                except (EOFError, OSError):  # the worker died before it could answer
+                    worker.process.join()
+                    why = _describe_exit(worker.process.exitcode)
+                    deaths[block] = deaths.get(block, 0) + 1
+                    message = f"a worker process died ({why}) while running {span}"
+                    if deaths[block] > BLOCK_RETRIES:
+                        raise RunError(
+                            f"{message}, again after {BLOCK_RETRIES} retry; stopping "
+                            "(finished blocks are kept, the results file is marked partial)"
+                        ) from None
+                    log.warning("%s; running that block again in a new worker", message)
+                    worker.conn.close()
+                    queue.appendleft(block)
+                    pool[i] = start()
+                    assign(pool[i])
+                    continue
+                if status == "error":
+                    raise RunError(f"{span} failed: {payload}")
+                assign(worker)
+                yield payload
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in pool:
+            if worker.process.is_alive() and not worker.stopped:
+                worker.process.terminate()
+        for worker in pool:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():  # pragma: no cover - a worker ignoring SIGTERM
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
 
 
 def default_workers() -> int:

@@ -134,7 +134,9 @@ class Bands:
         rows = k * m * n_days
         sample_cols = {
             "kind": pa.array(["sample"] * rows),
-            "measure": pa.array(np.tile(np.repeat([s.name for s in self.specs], n_days), k).tolist()),
+            "measure": pa.array(
+                np.tile(np.repeat([s.name for s in self.specs], n_days), k).tolist()
+            ),
             "unit": pa.array(np.tile(np.repeat([s.unit for s in self.specs], n_days), k).tolist()),
             "day": pa.array(np.tile(np.arange(n_days, dtype=np.int32), k * m)),
             "replication": pa.array(np.repeat(ids, m * n_days), type=pa.int64()),

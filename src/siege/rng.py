@@ -12,7 +12,7 @@ number of workers, and two variants of a scenario share draws while their states
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +23,10 @@ DEFENDER_LOSSES = 0
 ATTACKER_LOSSES = 1
 ADVANCE = 2
 WITHDRAWAL = 3
+CAMPAIGN = 4  # one draw per replication, at its first combat step (advance.campaign_cv)
 CONVOYS = 16  # + route index
+CONVOY_TIMING = 4096  # + route index: when each convoy arrives (event engine only)
+REPLICATION_KEY = 1  # third spawn-key entry of the event engine's per-replication streams
 
 
 def stream_seed(seed: int, block: int, mechanism: int) -> np.random.SeedSequence:
@@ -80,7 +83,7 @@ class BatchStreams:
         self,
         mechanism: int,
         out: NDArray[np.float64],
-        draw: Callable[[np.random.Generator, int, int], NDArray[np.float64]],
+        draw: Callable[[np.random.Generator, int, int], NDArray[Any]],
     ) -> NDArray[np.float64]:
         for block, s0, s1 in self._segments:
             out[s0:s1] = draw(self._gen(block, mechanism), s0, s1)
@@ -114,6 +117,69 @@ class BatchStreams:
         out = np.empty(n.shape)
         n_int = n.astype(np.int64)
         return self._each(mechanism, out, lambda g, a, b: g.binomial(n_int[a:b], p[a:b]))
+
+
+class ReplicationStreams:
+    """Streams of one replication, for the event engine (arrays of length one).
+
+    Each mechanism's stream is seeded ``SeedSequence(seed, spawn_key=(block, mechanism,
+    REPLICATION_KEY, rep))``: a function of the seed and the replication id only, so the event
+    engine too gives the same results whatever the block size or number of workers. The
+    streams differ from the batch engine's (which share one stream per block), so the two
+    engines agree in distribution, not draw for draw. Uniform variates are drawn in chunks
+    of ``chunk`` per stream and handed out one by one: a convoy costs a slice, not a call
+    into the generator.
+    """
+
+    def __init__(self, seed: int, rep: int, chunk: int = 64) -> None:
+        self.seed = seed
+        self.rep = rep
+        self.chunk = chunk
+        self._gens: dict[int, np.random.Generator] = {}
+        self._uniform: dict[int, tuple[NDArray[np.float64], int]] = {}
+
+    def _gen(self, mechanism: int) -> np.random.Generator:
+        gen = self._gens.get(mechanism)
+        if gen is None:
+            block, offset = divmod(self.rep, STREAM_BLOCK)
+            seq = np.random.SeedSequence(
+                self.seed, spawn_key=(block, mechanism, REPLICATION_KEY, offset)
+            )
+            gen = np.random.Generator(np.random.PCG64(seq))
+            self._gens[mechanism] = gen
+        return gen
+
+    def uniform(self, mechanism: int) -> float:
+        """One uniform [0, 1) variate from the mechanism's stream (chunked)."""
+        buf, i = self._uniform.get(mechanism, (np.empty(0), 0))
+        if i >= buf.shape[0]:
+            buf, i = self._gen(mechanism).random(self.chunk), 0
+        self._uniform[mechanism] = (buf, i + 1)
+        return float(buf[i])
+
+    def random(self, mechanism: int, shape: tuple[int, ...]) -> NDArray[np.float64]:
+        """Uniform [0, 1) variates of the given shape (chunked when one is asked for)."""
+        if shape == (1,):
+            return np.array([self.uniform(mechanism)])
+        return self._gen(mechanism).random(shape)
+
+    def poisson(self, mechanism: int, lam: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Poisson counts with means ``lam``."""
+        return np.asarray(self._gen(mechanism).poisson(lam), dtype=np.float64)
+
+    def gamma(
+        self, mechanism: int, shape_param: float, scale: float, shape: tuple[int, ...]
+    ) -> NDArray[np.float64]:
+        """Gamma variates with one shape and scale."""
+        return self._gen(mechanism).gamma(shape_param, scale, shape)
+
+    def binomial(
+        self, mechanism: int, n: NDArray[np.float64], p: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Binomial counts."""
+        return np.asarray(
+            self._gen(mechanism).binomial(n.astype(np.int64), p), dtype=np.float64
+        )
 
 
 class Streams(Protocol):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from siege.model.rules import END_REASONS
 
@@ -64,7 +64,7 @@ def wilson_interval(count: int, n: int, confidence: float = 0.95) -> tuple[float
     """Wilson score interval of a binomial proportion."""
     if n == 0:
         return (math.nan, math.nan)
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = count / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -87,7 +87,8 @@ def spread(values: NDArray[np.float64], unit: str) -> Spread:
 
 
 def summarize(
-    end_reason: NDArray[np.str_] | list[str], columns: dict[str, NDArray[np.float64]]
+    end_reason: NDArray[np.str_] | NDArray[np.object_] | list[str],
+    columns: dict[str, NDArray[np.float64]],
 ) -> Summary:
     """Summary of a run from its end reasons and outcome columns."""
     reasons = np.asarray(end_reason)

@@ -48,12 +48,19 @@ class Recorder:
         """Record the running replications' state on a whole day."""
         if day > self.n_days or state.n == 0:
             return
-        values = dynamics.observe(state, params)
+        self.add_values(day, state.rep, dynamics.observe(state, params))
+
+    def add_values(
+        self, day: int, rep: NDArray[np.int64], values: list[NDArray[np.float64]]
+    ) -> None:
+        """Record observed values ``(k,)`` per measure of replications ``rep`` on ``day``."""
+        if day > self.n_days or rep.shape[0] == 0:
+            return
         self.bands.add(day, values)
         if self.sample_ids.size:
-            sel = state.rep < self.first + self.sample_ids.size
+            sel = rep < self.first + self.sample_ids.size
             if sel.any():
-                rows = state.rep[sel] - self.first
+                rows = rep[sel] - self.first
                 for m, v in enumerate(values):
                     self.samples[rows, day, m] = v[sel]
 

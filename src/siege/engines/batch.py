@@ -75,6 +75,11 @@ class BatchRun:
             k += 1
 
     def convoys(self, route: int) -> Generator[simpy.Event, Any, None]:
+        # one convoy per slot of 1 / convoys_per_day days, at the slot's midpoint: the mean
+        # arrival time of the event engine's convoys, which arrive at a uniformly random
+        # time within their slot
+        slot = 1.0 / float(self.params.convoys_per_day[route])
+        yield self.env.timeout(0.5 * slot)
         while True:
             dynamics.convoy_arrives(self.state, self.params, route, self.streams)
             yield self.env.timeout(1.0 / float(self.params.convoys_per_day[route]))

@@ -51,6 +51,7 @@ class SiegeState:
     window_attacker: F64
     window_sum_defender: F64
     window_sum_attacker: F64
+    tempo: F64  # per-replication multiplier on advance rates (advance.campaign_cv)
     step_count: int = 0
     extras: dict[str, F64] = field(default_factory=dict)
 
@@ -101,12 +102,13 @@ def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> Si
         window_attacker=np.zeros((n, window)),
         window_sum_defender=np.zeros(n),
         window_sum_attacker=np.zeros(n),
+        tempo=np.ones(n),
     )
 
 
 def window_steps(window_days: float, dt: float) -> int:
     """Number of combat steps in the rolling exchange-ratio window (at least 1)."""
-    return max(1, int(round(window_days / dt)))
+    return max(1, round(window_days / dt))
 
 
 # ------------------------------------------------------------------------------------------
@@ -200,6 +202,9 @@ def combat_step(
     n = state.n
     if n == 0:
         return
+    if state.step_count == 0 and sc.advance.campaign_cv > 0:
+        cv = sc.advance.campaign_cv
+        state.tempo = streams.gamma(rng.CAMPAIGN, 1.0 / cv**2, cv**2, (n,))
     # --- effectiveness -------------------------------------------------------------------
     fort = rules.fortification_multiplier(
         sc.fortification.multiplier,
@@ -304,9 +309,9 @@ def combat_step(
         )
         cv = sc.advance.noise_cv
         shape = (n, params.n_sectors)
-        noise = (
-            streams.gamma(rng.ADVANCE, 1.0 / cv**2, cv**2, shape) if cv > 0 else np.ones(shape)
-        )
+        noise = streams.gamma(rng.ADVANCE, 1.0 / cv**2, cv**2, shape) if cv > 0 else np.ones(shape)
+        if sc.advance.campaign_cv > 0:
+            noise = noise * state.tempo[:, None]
         state.control = rules.advance_control(
             state.control,
             ratio,
@@ -337,17 +342,13 @@ def update_routes(state: SiegeState, params: ModelParams) -> None:
     state.cut = rules.update_cuts(state.cut, adj, params.cut_at, params.restore_below)
 
 
-def convoy_arrives(
-    state: SiegeState, params: ModelParams, route: int, streams: Streams
-) -> None:
+def convoy_arrives(state: SiegeState, params: ModelParams, route: int, streams: Streams) -> None:
     """One convoy on route ``route`` reaches (or fails to reach) every running replication."""
     if state.n == 0:
         return
     lost = streams.random(rng.CONVOYS + route, (state.n,)) < state.interdiction[:, route]
     delivered = rules.convoy_deliveries(lost, state.cut[:, route], float(params.convoy_load[route]))
-    state.stockpile = np.minimum(
-        state.stockpile + delivered, params.scenario.supply.storage_tonnes
-    )
+    state.stockpile = np.minimum(state.stockpile + delivered, params.scenario.supply.storage_tonnes)
 
 
 def review(state: SiegeState, params: ModelParams, day: float) -> None:
@@ -358,7 +359,9 @@ def review(state: SiegeState, params: ModelParams, day: float) -> None:
     policy = params.scenario.policy
     fired = np.zeros((state.n, len(params.triggers)), dtype=bool)
     for j, trig in enumerate(params.triggers):
-        fired[:, j] = rules.compare(measure(trig.measure, state, params, day), trig.op, trig.threshold)
+        fired[:, j] = rules.compare(
+            measure(trig.measure, state, params, day), trig.op, trig.threshold
+        )
     first = state.trigger_first
     state.trigger_first = np.where(fired & np.isnan(first), day, first)
     if policy.kind == "threshold":
@@ -371,14 +374,24 @@ def add_wave(state: SiegeState, side: str, personnel: float, quality: float, day
     if side == "defender":
         staying = day < state.order_day
         strength, q, _ = rules.add_personnel(
-            state.defender, state.defender_quality, personnel, quality, 0.0, 1.0,
+            state.defender,
+            state.defender_quality,
+            personnel,
+            quality,
+            0.0,
+            1.0,
             state.defender_reserves,
         )
         state.defender = np.where(staying, strength, state.defender)
         state.defender_quality = np.where(staying, q, state.defender_quality)
     else:
         state.attacker, state.attacker_quality, _ = rules.add_personnel(
-            state.attacker, state.attacker_quality, personnel, quality, 0.0, 1.0,
+            state.attacker,
+            state.attacker_quality,
+            personnel,
+            quality,
+            0.0,
+            1.0,
             state.attacker_reserves,
         )
 
@@ -406,7 +419,9 @@ def end_reasons(
     collapsed = state.defender < sc.defender.collapse_fraction * sc.defender.strength
     reason[collapsed] = rules.COLLAPSED
     closed = rules.pocket_closed(
-        state.cut, flank_control(state, params), params.has_flanks,
+        state.cut,
+        flank_control(state, params),
+        params.has_flanks,
         sc.encirclement.closure_flank_control,
     )
     reason[closed] = ENCIRCLED
@@ -418,9 +433,7 @@ def end_reasons(
     return reason, end_day
 
 
-def days_held(
-    reason: NDArray[np.int8], end_day: F64, order_day: F64, horizon: float
-) -> F64:
+def days_held(reason: NDArray[np.int8], end_day: F64, order_day: F64, horizon: float) -> F64:
     """Days the defender held the town: to the horizon if held or the attacker culminated,
     else to the start of the withdrawal or the end, whichever came first."""
     kept = (reason == HELD) | (reason == CULMINATED)
@@ -437,9 +450,7 @@ def observation_specs(params: ModelParams) -> list[MeasureSpec]:
         MeasureSpec("defender_strength", "personnel", "log", 1.0, 1e8, 1600),
         MeasureSpec("attacker_strength", "personnel", "log", 1.0, 1e8, 1600),
         MeasureSpec("exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200),
-        MeasureSpec(
-            "rolling_exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200
-        ),
+        MeasureSpec("rolling_exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200),
         MeasureSpec("days_of_supply", "days", "log", 1e-2, 1e4, 1200),
         MeasureSpec("routes_open", "routes", "count", 0, params.n_routes, params.n_routes + 1),
         MeasureSpec("encirclement_threat", "0..1", "linear", 0.0, 1.0, 1000),

@@ -45,8 +45,8 @@ def attrition_rates(
     if law == "helmbold":
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(attacker > 0, defender / np.maximum(attacker, 1e-300), 0.0)
-            d_rate = attacker_fire * attacker * np.where(
-                attacker > 0, ratio ** (1.0 - exponent), 0.0
+            d_rate = (
+                attacker_fire * attacker * np.where(attacker > 0, ratio ** (1.0 - exponent), 0.0)
             )
             inv = np.where(defender > 0, attacker / np.maximum(defender, 1e-300), 0.0)
             a_rate = defender_fire * defender * np.where(defender > 0, inv ** (1.0 - exponent), 0.0)
@@ -103,8 +103,10 @@ def add_personnel(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Merge arriving personnel into a force, keeping its personnel-weighted mean quality."""
     total = strength + trained + replacements
-    power = strength * quality + np.multiply(trained, trained_quality) + np.multiply(
-        replacements, replacement_quality
+    power = (
+        strength * quality
+        + np.multiply(trained, trained_quality)
+        + np.multiply(replacements, replacement_quality)
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         new_quality = np.where(total > 0, power / np.where(total > 0, total, 1.0), quality)
@@ -211,8 +213,19 @@ def adjacent_control(control: FloatArray, adjacency: BoolArray) -> FloatArray:
     """
     if control.shape[1] == 0 or adjacency.shape[0] == 0:
         return np.zeros((control.shape[0], adjacency.shape[0]))
-    masked = np.where(adjacency[None, :, :], control[:, None, :], 0.0)
-    return masked.max(axis=2)
+    # one column reduction per route instead of an (n, r, s) masked array: same values
+    # (the masked form takes the maximum with 0 over non-adjacent sectors), a fraction of
+    # the memory traffic
+    out = np.zeros((control.shape[0], adjacency.shape[0]))
+    for j in range(adjacency.shape[0]):
+        cols = np.flatnonzero(adjacency[j])
+        if cols.size == 0:
+            continue
+        best = control[:, cols[0]] if cols.size == 1 else control[:, cols].max(axis=1)
+        if cols.size < adjacency.shape[1]:
+            best = np.maximum(best, 0.0)
+        out[:, j] = best
+    return out
 
 
 def interdiction_probability(
@@ -230,9 +243,7 @@ def update_cuts(
     return np.where(cut, adjacent >= restore_below, adjacent >= cut_at)
 
 
-def convoy_deliveries(
-    lost: BoolArray, cut: BoolArray, load_tonnes: float
-) -> FloatArray:
+def convoy_deliveries(lost: BoolArray, cut: BoolArray, load_tonnes: float) -> FloatArray:
     """Tonnes delivered by one convoy on each replication, shape ``(n,)``: nothing if the
     convoy is lost or the route is cut."""
     return np.where(lost | cut, 0.0, load_tonnes)
@@ -263,7 +274,7 @@ def pocket_closed(
     if not has_flanks:
         return np.zeros(flank_control.shape[0], dtype=bool)
     all_cut = cut.all(axis=1) if cut.shape[1] else np.ones(cut.shape[0], dtype=bool)
-    return all_cut & (flank_control >= closure)
+    return np.asarray(all_cut & (flank_control >= closure), dtype=bool)
 
 
 # ------------------------------------------------------------------------------------------
@@ -288,7 +299,8 @@ def combine(fired: BoolArray, how: str) -> BoolArray:
     """Combine trigger states ``(n, t)`` into one decision ``(n,)``: any or all."""
     if fired.shape[1] == 0:
         return np.zeros(fired.shape[0], dtype=bool)
-    return fired.any(axis=1) if how == "any" else fired.all(axis=1)
+    out = fired.any(axis=1) if how == "any" else fired.all(axis=1)
+    return np.asarray(out, dtype=bool)
 
 
 def withdrawal_loss_rate(

@@ -1,0 +1,93 @@
+"""Sweep throughput: a 64-point Latin hypercube of bakhmut, 2000 replications per point, run
+with 1 and 2 local worker processes and on a 2-worker Dask LocalCluster (loopback).
+
+    python benchmarks/bench_sweep.py [--points 64] [--replications 2000]
+
+Prints wall times and speed-ups (targets: 2 workers >= 1.7x one worker; the Dask path no more
+than 15 % slower than 2 local processes) and checks that the three stores are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from siege.distributed import DaskExecutor, Executor, LocalExecutor
+from siege.store import DirectoryStore
+from siege.sweep import load_sweep, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = """
+scenario = "{base}"
+replications = {replications}
+seed = 11
+[design]
+method = "lhs"
+points = {points}
+seed = 5
+[[parameter]]
+path = "attacker.strength"
+low = 20000
+high = 60000
+[[parameter]]
+path = "defender.strength"
+values = [10000, 15000, 20000]
+[[parameter]]
+path = "routes.chasiv_yar.capacity_tonnes_per_day"
+low = 100
+high = 400
+scale = "log"
+[[parameter]]
+path = "policy.triggers.encirclement.threshold"
+low = 0.5
+high = 0.9
+"""
+
+
+def timed(sweep_path: Path, out: Path, executor: Executor) -> float:
+    sweep = load_sweep(sweep_path)
+    start = time.perf_counter()
+    with executor:
+        outcome = run_sweep(sweep, DirectoryStore.create(out, sweep), executor)
+    wall = time.perf_counter() - start
+    assert outcome.failed == 0
+    return wall
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=64)
+    parser.add_argument("--replications", type=int, default=2000)
+    args = parser.parse_args()
+    import distributed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "sweep.toml"
+        path.write_text(SWEEP.format(base=ROOT / "scenarios" / "bakhmut.toml",
+                                     replications=args.replications, points=args.points))
+        one = timed(path, folder / "one", LocalExecutor(1))
+        two = timed(path, folder / "two", LocalExecutor(2))
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None) as cluster:
+            dask = timed(path, folder / "dask", DaskExecutor(cluster.scheduler_address))
+        same = files_of(folder / "one") == files_of(folder / "two") == files_of(folder / "dask")
+    n = args.points * args.replications
+    print(f"sweep: {args.points}-point LHS of bakhmut, {args.replications} replications/point "
+          f"({n:,} replications)")
+    print(f"  local, 1 worker      {one:7.1f} s   {n / one:8,.0f} rep/s   1.00x")
+    print(f"  local, 2 workers     {two:7.1f} s   {n / two:8,.0f} rep/s   {one / two:.2f}x")
+    print(f"  dask, 2-worker local {dask:7.1f} s   {n / dask:8,.0f} rep/s   {one / dask:.2f}x"
+          f"   ({(dask / two - 1) * 100:+.0f} % vs 2 local workers)")
+    print(f"  stores identical: {same}")
+
+
+if __name__ == "__main__":
+    main()

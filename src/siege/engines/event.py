@@ -1,0 +1,230 @@
+"""The event engine: each replication is its own SimPy process graph in continuous time.
+
+The reference against which the batch engine is checked. It calls the same transitions as
+the batch engine (:mod:`siege.model.dynamics`, hence the same rules); only *when* they run
+differs:
+
+* convoys on each route arrive one per slot of ``1 / convoys_per_day`` days, at a uniformly
+  random time within the slot (their own time, not a shared grid), and are interdicted
+  against the state at that moment;
+* decision reviews and dated events happen at their exact times, and a withdrawal begins at
+  the exact moment its order takes effect (review time plus the decision latency) and ends
+  exactly ``duration_days`` later;
+* combat (attrition, reinforcement, advance, consumption) is a rate process integrated in
+  pieces that end at the next combat-grid point (multiples of ``time_step_days``, as in the
+  batch engine), the next whole day (observations) or the next of this replication's
+  breakpoints (review, dated event, withdrawal start or end), whichever comes first, so no
+  piece straddles a change of regime. End conditions are checked at the end of every piece.
+
+The rolling exchange-ratio window keeps one slot per combat-grid cell, as in the batch
+engine: pieces inside one cell add up into that cell's slot.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from siege.engines.base import BlockResult, Recorder
+from siege.engines.batch import _UrgentTimeout, timeline
+from siege.model import dynamics
+from siege.model.params import ModelParams, build_params
+from siege.model.rules import RUNNING
+from siege.rng import CONVOY_TIMING, ReplicationStreams
+from siege.scenario import Scenario
+
+EPS = 1e-9
+FLUSH_EVERY = 256  # replications whose daily observations are buffered before binning
+
+
+class _Timeline:
+    """Dated events with the parameters in force after each (built once per block)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.base = build_params(scenario)
+        self.items: list[tuple[float, str, Any, ModelParams | None]] = []
+        current = scenario
+        for day, kind, payload in timeline(scenario):
+            params = None
+            if kind == "set":
+                current = current.with_overrides(payload, source="events")
+                params = build_params(current)
+            self.items.append((day, kind, payload, params))
+
+
+class _Observations:
+    """Daily observations of many replications, binned together in one call per day.
+
+    Binning one replication's values at a time costs more than the replication's combat;
+    histograms add exactly, so buffering changes nothing in the bands.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.rep: dict[int, list[int]] = {}
+        self.values: dict[int, list[list[NDArray[np.float64]]]] = {}
+
+    def add(self, day: int, rep: int, values: list[NDArray[np.float64]]) -> None:
+        self.rep.setdefault(day, []).append(rep)
+        self.values.setdefault(day, []).append(values)
+
+    def flush(self) -> None:
+        for day, reps in self.rep.items():
+            per_rep = self.values[day]
+            columns = [np.concatenate([v[m] for v in per_rep]) for m in range(len(per_rep[0]))]
+            self.recorder.add_values(day, np.asarray(reps, dtype=np.int64), columns)
+        self.rep.clear()
+        self.values.clear()
+
+
+class EventRun:
+    """One replication advanced by its own SimPy environment."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        events: _Timeline,
+        rep: int,
+        recorder: Recorder,
+        observations: _Observations,
+    ) -> None:
+        sim = scenario.simulation
+        self.params: ModelParams = events.base
+        self.events = events
+        self.horizon = sim.horizon_days
+        self.dt = sim.time_step_days
+        self.rep = rep
+        self.streams = ReplicationStreams(sim.seed, rep)
+        self.state = dynamics.init_state(self.params, np.array([rep], dtype=np.int64), self.dt)
+        self.recorder = recorder
+        self.observations = observations
+        self.env = simpy.Environment()
+        self.done = self.env.event()
+        self.t = 0.0  # combat has been applied up to here (days)
+        self.breaks: list[float] = [day for day, *_ in events.items]
+        heapq.heapify(self.breaks)
+
+    def _observe(self, day: int) -> None:
+        if day <= self.recorder.n_days:
+            self.observations.add(day, self.rep, dynamics.observe(self.state, self.params))
+
+    def _next_break(self, t: float) -> float:
+        breaks = self.breaks
+        while breaks and breaks[0] <= t + EPS:
+            heapq.heappop(breaks)
+        return breaks[0] if breaks else math.inf
+
+    # -- processes --------------------------------------------------------------------------
+    def combat(self) -> Generator[simpy.Event, Any, None]:
+        state = self.state
+        dt = self.dt
+        self._observe(0)
+        last_cell = -1
+        yield self.env.timeout(0.0)  # a review due at day 0 may set a breakpoint
+        while True:
+            t = self.t
+            cell = math.floor(t / dt + EPS)
+            t_end = min(
+                (cell + 1) * dt, math.floor(t + EPS) + 1.0, self._next_break(t), self.horizon
+            )
+            # processed before anything else due at t_end, so those see the post-piece state
+            yield _UrgentTimeout(self.env, t_end - self.env.now)
+            same_cell = cell == last_cell
+            if same_cell:
+                w = state.window_defender.shape[1]
+                slot = state.step_count % w  # the slot combat_step is about to overwrite
+                old_d = state.window_defender[:, slot].copy()
+                old_a = state.window_attacker[:, slot].copy()
+            dynamics.combat_step(state, self.params, t, t_end - t, self.streams)
+            if same_cell:
+                # a later piece of the same grid cell: its losses belong in the cell's slot
+                d, a = state.window_defender[:, slot].copy(), state.window_attacker[:, slot].copy()
+                state.window_defender[:, slot] = old_d
+                state.window_attacker[:, slot] = old_a
+                state.window_sum_defender += old_d
+                state.window_sum_attacker += old_a
+                state.step_count -= 1
+                cell_slot = (state.step_count - 1) % w
+                state.window_defender[:, cell_slot] += d
+                state.window_attacker[:, cell_slot] += a
+            last_cell = cell
+            self.t = t_end
+            day = round(t_end)
+            if abs(t_end - day) < EPS:
+                self._observe(day)
+            reason, end_day = dynamics.end_reasons(state, self.params, t_end, self.horizon)
+            if reason[0] != RUNNING:
+                self.recorder.retire(state, self.params, reason, end_day)
+                self.done.succeed()
+                return
+            # let reviews, events and convoys due at t_end act before the next piece is
+            # planned: a review may set a withdrawal breakpoint inside it
+            yield self.env.timeout(0.0)
+
+    def convoys(self, route: int) -> Generator[simpy.Event, Any, None]:
+        slot_start = 0.0
+        while True:
+            per_day = float(self.params.convoys_per_day[route])
+            if per_day <= 0:
+                return
+            slot = 1.0 / per_day
+            arrival = slot_start + slot * self.streams.uniform(CONVOY_TIMING + route)
+            yield self.env.timeout(arrival - self.env.now)
+            dynamics.convoy_arrives(self.state, self.params, route, self.streams)
+            slot_start += slot
+
+    def reviews(self) -> Generator[simpy.Event, Any, None]:
+        policy = self.params.scenario.policy
+        k = 0
+        while True:
+            next_time = policy.first_review_day + k * policy.review_interval_days
+            heapq.heappush(self.breaks, next_time)
+            yield self.env.timeout(next_time - self.env.now)
+            ordered = math.isfinite(self.state.order_day[0])
+            dynamics.review(self.state, self.params, self.env.now)
+            if not ordered and math.isfinite(self.state.order_day[0]):
+                start = float(self.state.order_day[0])
+                heapq.heappush(self.breaks, start)
+                heapq.heappush(
+                    self.breaks, start + self.params.scenario.withdrawal.duration_days
+                )
+            k += 1
+
+    def dated_events(self) -> Generator[simpy.Event, Any, None]:
+        for day, kind, payload, params in self.events.items:
+            if day > self.horizon:
+                return
+            yield self.env.timeout(day - self.env.now)
+            if params is not None:
+                self.params = params
+            else:
+                personnel, quality = payload
+                dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
+
+    def run(self) -> None:
+        env = self.env
+        env.process(self.dated_events())
+        env.process(self.reviews())
+        for r in range(self.params.n_routes):
+            env.process(self.convoys(r))
+        env.process(self.combat())
+        env.run(until=self.done)
+
+
+def run_event(scenario: Scenario, first: int, n: int) -> BlockResult:
+    """Run replications ``[first, first + n)`` with the event engine, one after another."""
+    events = _Timeline(scenario)
+    recorder = Recorder(events.base, first, n)
+    observations = _Observations(recorder)
+    for rep in range(first, first + n):
+        EventRun(scenario, events, rep, recorder, observations).run()
+        if (rep - first + 1) % FLUSH_EVERY == 0:
+            observations.flush()
+    observations.flush()
+    return recorder.result()

@@ -1,0 +1,187 @@
+"""One self-contained HTML report of result sets: the scenarios, the summary, the comparison
+tables and the figures (PNG embedded as base64 ``data:`` URIs; no network access needed).
+
+The page carries a small inline script that, once loaded, records on ``<body>`` how many of
+its figures decoded (``data-figures-loaded``, ``data-figures-total``): a check any browser
+(and the test suite's headless Chromium) can read.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from siege import __version__
+from siege.compare import Comparison, compare
+from siege.compare_view import chi_square_line, fmt, fmt_interval, fmt_p, header_lines
+from siege.scenario import scenario_from_json, to_toml
+from siege.variants import CompareError, Variant
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 75em; color: #111;
+       line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #999; margin-top: 2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
+th { background: #eee; } td:first-child, th:first-child { text-align: left; }
+caption { text-align: left; font-weight: bold; padding-bottom: 0.3em; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #333; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.note { color: #333; font-size: 0.95em; }
+"""
+
+_CHECK_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute('data-figures-total', String(imgs.length));
+  document.body.setAttribute('data-figures-loaded', String(ok.length));
+  document.body.setAttribute('data-figure-widths',
+    imgs.map(function (i) { return i.naturalWidth; }).join(','));
+});
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
+    out = [f"<table><caption>{_e(caption)}</caption><thead><tr>"]
+    out += [f"<th>{_e(h)}</th>" for h in head]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _scenarios(variants: list[Variant]) -> str:
+    parts = ["<h2>Scenarios</h2>"]
+    rows = []
+    for v in variants:
+        m = v.metadata
+        rows.append([v.label, m.get("siege.scenario_name", ""),
+                     m.get("siege.scenario_sha256", "")[:12], m.get("siege.seed", ""),
+                     m.get("siege.engine", ""), f"{v.n:,}",
+                     "yes" if m.get("siege.partial") == "true" else "no", str(v.path)])
+    parts.append(_table("Result sets (the first is the reference)",
+                        ["label", "scenario", "sha256", "seed", "engine", "replications",
+                         "partial", "file"], rows))
+    for v in variants:
+        try:
+            text = to_toml(scenario_from_json(v.metadata["siege.scenario"]))
+        except Exception as exc:  # an older file whose scenario no longer validates
+            text = f"(scenario not shown: {exc})"
+        parts.append(f"<details><summary>Scenario of {_e(v.label)} (resolved)</summary>"
+                     f"<pre>{_e(text)}</pre></details>")
+    return "".join(parts)
+
+
+def _summary(c: Comparison) -> str:
+    labels = [v.label for v in c.variants]
+    by_reason = {(r.variant, r.reason): r for r in c.reasons}
+    reasons = list(dict.fromkeys(r.reason for r in c.reasons))
+    rows = [[reason] + [fmt_interval(by_reason[(lab, reason)].probability) for lab in labels]
+            for reason in reasons]
+    parts = ["<h2>Summary</h2>",
+             _table("End of siege: probability (95 % Wilson interval)", ["end reason", *labels],
+                    rows)]
+    rows = []
+    for m in c.measures:
+        rows.append([m.measure, m.unit, m.variant, f"{m.n:,}", fmt_interval(m.median),
+                     fmt_interval(m.mean)])
+    parts.append(_table("Outcome measures: median and mean (95 % bootstrap interval)",
+                        ["measure", "unit", "variant", "n", "median", "mean"], rows))
+    return "".join(parts)
+
+
+def _comparison(c: Comparison) -> str:
+    if len(c.variants) < 2:
+        return ""
+    parts = ["<h2>Comparison</h2>"]
+    parts += [f"<p class='note'>{_e(line)}</p>" for line in header_lines(c)[len(c.variants):]]
+    head = ["measure", "variant", "Δ median", "Δ mean"]
+    if c.analysis == "paired":
+        head.append("narrower than unpaired")
+    head += ["KS D", "KS p", "Cliff's δ", "Mann–Whitney p", "Anderson–Darling p"]
+    rows = []
+    for d in c.differences:
+        row = [d.measure, d.variant, fmt_interval(d.median, True), fmt_interval(d.mean, True)]
+        if c.analysis == "paired":
+            row.append("–" if math.isnan(d.narrowing) else f"{100 * d.narrowing:.0f} %")
+        t = d.tests
+        row += [fmt(t.ks_statistic), fmt_p(t.ks_pvalue), f"{t.cliffs_delta:+.2f}",
+                fmt_p(t.mannwhitney_pvalue), fmt_p(t.anderson_pvalue)]
+        rows.append(row)
+    parts.append(_table(f"Differences from {c.reference} ({c.analysis} analysis, 95 % "
+                        "intervals) and distribution tests", head, rows))
+    rows = [[d.reason, d.variant, fmt_interval(d.difference, True)]
+            for d in c.reason_differences]
+    parts.append(_table(f"End reasons: difference of probability from {c.reference} "
+                        f"(Newcombe 95 % interval, {c.analysis})",
+                        ["end reason", "variant", "difference"], rows))
+    parts.append(f"<p class='note'>{_e(chi_square_line(c))}</p>")
+    rows = [[p.measure, p.variant, p.quantity.replace("_", " "), f"{p.n:,}",
+             f"{fmt(p.half_width)} {p.unit}"] for p in c.precision]
+    parts.append(_table("Precision: half-width of the 95 % interval of means",
+                        ["measure", "variant", "quantity", "n", "half-width"], rows))
+    return "".join(parts)
+
+
+def _figures(variants: list[Variant]) -> str:
+    from siege.plots import _pyplot, figures
+
+    plt = _pyplot()
+    parts = ["<h2>Figures</h2>"]
+    for name, fig in figures(variants).items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        caption = name.replace("_", " ")
+        parts.append(f"<figure id='fig-{_e(name)}'><img alt='{_e(caption)}' "
+                     f"src='data:image/png;base64,{data}'><figcaption>{_e(caption)}"
+                     "</figcaption></figure>")
+    return "".join(parts)
+
+
+def render_report(variants: list[Variant], comparison: Comparison, *,
+                  title: str | None = None) -> str:
+    """The report as one HTML string (figures embedded)."""
+    names = ", ".join(dict.fromkeys(v.scenario_name for v in variants))
+    heading = title or f"Siege report: {names}"
+    body: list[Any] = [
+        f"<h1>{_e(heading)}</h1>",
+        f"<p class='note'>siege {_e(__version__)}; {len(variants)} result set(s); "
+        f"{_e(comparison.analysis)} analysis ({_e(comparison.analysis_reason)}).</p>",
+        _scenarios(variants),
+        _summary(comparison),
+        _comparison(comparison),
+        _figures(variants),
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_e(heading)}</title><style>{_CSS}</style>"
+        f"<script>{_CHECK_SCRIPT}</script></head><body>"
+        + "".join(body) + "</body></html>\n"
+    )
+
+
+def write_report(variants: list[Variant], path: str | Path, *, title: str | None = None,
+                 n_resamples: int = 2000, seed: int = 0) -> Path:
+    """Compare the variants and write the report to ``path`` (an ``.html`` file)."""
+    p = Path(path)
+    if p.suffix.lower() not in (".html", ".htm"):
+        raise CompareError(f"--out {p}: the report is HTML; give a file ending in .html")
+    if not p.parent.is_dir():
+        raise CompareError(f"--out {p}: folder {p.parent} does not exist")
+    comparison = compare(variants, n_resamples=n_resamples, seed=seed)
+    p.write_text(render_report(variants, comparison, title=title), encoding="utf-8")
+    return p

@@ -1,0 +1,236 @@
+"""Sensitivity of a sweep's outcomes to its parameters.
+
+* :func:`sobol_indices`: first-order (Saltelli 2010) and total (Jansen 1999) Sobol' indices
+  from outputs on Saltelli's A, B and AB_i matrices, with percentile bootstrap intervals over
+  the N base rows. What a ``sobol`` design (``saltelli = true``) provides.
+* :func:`prcc`: partial rank correlation coefficients with bootstrap intervals, a model-free
+  measure that works on any design (grid, LHS, Sobol', random); parameters are ranked by
+  ``|PRCC|``.
+
+Both take plain arrays (SALib's ``analyze(problem, Y)``); :func:`analyze_store` applies them
+to a sweep store's per-point summaries. The outcome measures are per-point means (and
+end-reason probabilities) from ``summary.parquet``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from siege.model.rules import END_REASONS
+from siege.sweep import SweepError
+
+#: Per-point outcome measures analysed (columns of ``summary.parquet``).
+MEASURES: tuple[str, ...] = (
+    *(f"p_{r}" for r in END_REASONS),
+    "end_day_mean",
+    "days_held_mean",
+    "defender_losses_mean",
+    "attacker_losses_mean",
+    "exchange_ratio_median",
+    "days_beyond_counteroffensive_mean",
+    "supply_shortfall_days_mean",
+)
+
+
+@dataclass(frozen=True)
+class SobolResult:
+    """Indices ``(d,)`` per parameter with 95 % bootstrap intervals ``low``/``high``."""
+
+    first_order: NDArray[np.float64]
+    first_order_low: NDArray[np.float64]
+    first_order_high: NDArray[np.float64]
+    total_order: NDArray[np.float64]
+    total_order_low: NDArray[np.float64]
+    total_order_high: NDArray[np.float64]
+
+
+def _sobol_point(
+    f_a: NDArray[np.float64], f_b: NDArray[np.float64], f_ab: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """First (Saltelli 2010) and total (Jansen) indices; ``f_a, f_b`` ``(..., n)``,
+    ``f_ab`` ``(d, ..., n)``; returns two arrays ``(d, ...)``."""
+    both = np.concatenate([f_a, f_b], axis=-1)
+    centre = np.mean(both, axis=-1, keepdims=True)  # centred, as scipy does: less cancellation
+    f_a, f_b, f_ab = f_a - centre, f_b - centre, f_ab - centre
+    var = np.var(both, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.mean(f_b * (f_ab - f_a), axis=-1) / var
+        total = 0.5 * np.mean((f_a - f_ab) ** 2, axis=-1) / var
+    return first, total
+
+
+def sobol_indices(
+    f_a: NDArray[np.float64],
+    f_b: NDArray[np.float64],
+    f_ab: NDArray[np.float64],
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> SobolResult:
+    """Sobol' indices of one output from its values on A ``(n,)``, B ``(n,)`` and AB_i
+    ``(d, n)``; percentile bootstrap intervals resample the n base rows."""
+    f_a = np.asarray(f_a, dtype=float)
+    f_b = np.asarray(f_b, dtype=float)
+    f_ab = np.asarray(f_ab, dtype=float)
+    first, total = _sobol_point(f_a, f_b, f_ab)
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    n = f_a.shape[0]
+    idx = rng.integers(0, n, size=(n_resamples, n))  # (r, n)
+    bf, bt = _sobol_point(f_a[idx], f_b[idx], f_ab[:, idx])  # (d, r)
+    q = [(1 - confidence) / 2, (1 + confidence) / 2]
+    fl, fh = np.nanquantile(bf, q, axis=-1)
+    tl, th = np.nanquantile(bt, q, axis=-1)
+    return SobolResult(first, fl, fh, total, tl, th)
+
+
+def _ranks(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(x, axis=0), dtype=float)
+
+
+def _prcc_point(x_rank: NDArray[np.float64], y_rank: NDArray[np.float64]) -> NDArray[np.float64]:
+    """PRCC of each column of ``x_rank`` ``(n, d)`` with ``y_rank`` ``(n,)``."""
+    n, d = x_rank.shape
+    out = np.full(d, np.nan)
+    ones = np.ones((n, 1))
+    for j in range(d):
+        others = np.hstack([ones, np.delete(x_rank, j, axis=1)])
+        coef_x, *_ = np.linalg.lstsq(others, x_rank[:, j], rcond=None)
+        coef_y, *_ = np.linalg.lstsq(others, y_rank, rcond=None)
+        rx = x_rank[:, j] - others @ coef_x
+        ry = y_rank - others @ coef_y
+        denom = np.sqrt(np.sum(rx * rx) * np.sum(ry * ry))
+        out[j] = np.sum(rx * ry) / denom if denom > 0 else np.nan
+    return out
+
+
+@dataclass(frozen=True)
+class PrccResult:
+    """Partial rank correlations ``(d,)`` with 95 % bootstrap intervals."""
+
+    prcc: NDArray[np.float64]
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+
+
+def prcc(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    *,
+    n_resamples: int = 500,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PrccResult:
+    """Partial rank correlation of ``y`` ``(n,)`` with each column of ``x`` ``(n, d)``: the
+    rank correlation left once the (ranked) other parameters are regressed out."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    estimate = _prcc_point(_ranks(x), _ranks(y))
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    n = y.shape[0]
+    boot = np.empty((n_resamples, x.shape[1]))
+    for r in range(n_resamples):
+        idx = rng.integers(0, n, size=n)
+        boot[r] = _prcc_point(_ranks(x[idx]), _ranks(y[idx]))
+    q = [(1 - confidence) / 2, (1 + confidence) / 2]
+    low, high = np.nanquantile(boot, q, axis=0)
+    return PrccResult(estimate, low, high)
+
+
+def analyze_store(
+    path: str | Path, *, n_resamples: int = 1000, seed: int = 0
+) -> pa.Table:
+    """Sensitivity of a sweep store's per-point measures: Sobol' indices (a Saltelli
+    ``sobol`` design with every point done) and PRCC (any design, the finished points).
+
+    Returns a long table: measure, parameter, method (``sobol_first``, ``sobol_total``,
+    ``prcc``), estimate, low, high, rank (1 = most influential by that method)."""
+    from siege.store import open_store
+
+    store = open_store(path)
+    params = store.parameters
+    design = store.design.to_pydict()
+    summary = store.summary.to_pydict()
+    done = summary.get("point", [])
+    if len(done) < 3:
+        raise SweepError(f"{path}: {len(done)} finished point(s); sensitivity needs at least 3")
+    row_of = {p: i for i, p in enumerate(done)}
+    x = np.column_stack([_numeric([design[p][pt] for pt in done]) for p in params])
+    rows: list[dict[str, object]] = []
+    is_saltelli = bool(design["role"]) and design["role"][0] == "A"
+    n_base = int(store.design.schema.metadata.get(b"siege.design_base_points", b"0"))
+    measures = [m for m in MEASURES if m in summary]
+    for measure in measures:
+        y_all = np.asarray(summary[measure], dtype=float)
+        if not np.all(np.isfinite(y_all)) or np.ptp(y_all) == 0:
+            continue  # constant (e.g. an end reason that never happens) or infinite
+        if is_saltelli and len(done) == len(design["point"]):
+            y = np.array([y_all[row_of[p]] for p in design["point"]])
+            d = len(params)
+            f_a, f_b = y[:n_base], y[n_base: 2 * n_base]
+            f_ab = y[2 * n_base:].reshape(d, n_base)
+            res = sobol_indices(f_a, f_b, f_ab, n_resamples=n_resamples, seed=seed)
+            for method, est, lo, hi in (
+                ("sobol_first", res.first_order, res.first_order_low, res.first_order_high),
+                ("sobol_total", res.total_order, res.total_order_low, res.total_order_high),
+            ):
+                rank = _rank_desc(np.abs(est))
+                for j, p in enumerate(params):
+                    rows.append(dict(measure=measure, parameter=p, method=method,
+                                     estimate=float(est[j]), low=float(lo[j]),
+                                     high=float(hi[j]), rank=int(rank[j])))
+        pr = prcc(x, y_all, n_resamples=max(100, n_resamples // 2), seed=seed)
+        rank = _rank_desc(np.abs(pr.prcc))
+        for j, p in enumerate(params):
+            rows.append(dict(measure=measure, parameter=p, method="prcc",
+                             estimate=float(pr.prcc[j]), low=float(pr.low[j]),
+                             high=float(pr.high[j]), rank=int(rank[j])))
+    if is_saltelli and len(done) < len(design["point"]):
+        missing = sorted(set(design["point"]) - set(done))
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "Sobol' indices need every point; %d missing (e.g. %s): only PRCC computed",
+            len(missing), missing[:5])
+    table = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("measure", pa.string()), ("parameter", pa.string()), ("method", pa.string()),
+        ("estimate", pa.float64()), ("low", pa.float64()), ("high", pa.float64()),
+        ("rank", pa.int32()),
+    ]))
+    return table.replace_schema_metadata(
+        {"siege.kind": "sensitivity", "siege.points": str(len(done))}
+    )
+
+
+def write_sensitivity(table: pa.Table, path: str | Path) -> Path:
+    """Save a sensitivity table as Parquet (atomically)."""
+    import os
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def _numeric(values: list[object]) -> NDArray[np.float64]:
+    """A parameter's values as numbers (non-numeric values: their index in sorted order)."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=float)
+    levels = sorted({str(v) for v in values})
+    return np.array([levels.index(str(v)) for v in values], dtype=float)
+
+
+def _rank_desc(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    rank = np.empty(values.size, dtype=np.int64)
+    rank[order] = np.arange(1, values.size + 1)
+    return rank

@@ -1,0 +1,100 @@
+"""Figures: every measure and band drawn, axes labelled with units, variants told apart
+without colour, and `siege plot` writing real PNG and SVG files."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siege.compare import COMPARE_MEASURES, load_variants
+
+from conftest import run_cli, scenario_data, to_toml
+
+matplotlib = pytest.importorskip("matplotlib", reason="figures need matplotlib (siege[plot])")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("plots")
+    scenario = folder / "small.toml"
+    scenario.write_text(to_toml(scenario_data()))
+    paths = []
+    for name, extra in (("threshold", []), ("hold", ["--set", 'policy.kind="hold"'])):
+        out = folder / f"{name}.parquet"
+        proc = run_cli("simulate", str(scenario), "-n", "300", "--seed", "4", "--out", str(out),
+                       *extra)
+        assert proc.returncode == 0, proc.stderr
+        paths.append(out)
+    return paths[0], paths[1]
+
+
+def test_every_measure_end_reasons_and_band_gets_a_figure(results: tuple[Path, Path]) -> None:
+    from siege.plots import figures
+
+    figs = figures(load_variants(list(results)))
+    names = set(figs)
+    assert {f"distribution_{m}" for m in COMPARE_MEASURES} <= names
+    assert "end_reasons" in names
+    for band in ("defender_strength", "attacker_strength", "exchange_ratio", "days_of_supply",
+                 "routes_open", "control_north", "control_town", "control_south"):
+        assert f"fan_{band}" in names
+    import matplotlib.pyplot as plt
+
+    for name, fig in figs.items():
+        labelled = [ax for ax in fig.axes if ax.get_xlabel()]
+        assert labelled, name
+        for ax in labelled:
+            if name != "end_reasons":  # categories there, no unit
+                assert "(" in ax.get_xlabel(), (name, ax.get_xlabel())  # unit in brackets
+        assert any("(" in ax.get_ylabel() for ax in fig.axes), name
+        plt.close(fig)
+
+
+def test_variants_differ_in_line_style_and_hatch_not_only_colour(
+    results: tuple[Path, Path],
+) -> None:
+    from siege.plots import distribution_figure, end_reason_figure
+
+    variants = load_variants(list(results))
+    fig = distribution_figure(variants, "defender_losses")
+    ecdf = fig.axes[0]
+    styles = [line.get_linestyle() for line in ecdf.get_lines()]
+    markers = [line.get_marker() for line in ecdf.get_lines()]
+    assert len(styles) == 2 and len(set(styles)) == 2 and len(set(markers)) == 2
+    fig = end_reason_figure(variants)
+    hatches = {patch.get_hatch() for patch in fig.axes[0].patches}
+    assert len(hatches) == 2
+
+
+def test_plot_command_writes_png_and_svg_figures(results: tuple[Path, Path],
+                                                 tmp_path: Path) -> None:
+    import matplotlib.image as mpimg
+
+    out = tmp_path / "figs"
+    proc = run_cli("plot", str(results[0]), str(results[1]), "-l", "threshold", "-l", "hold",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    pngs = sorted(out.glob("*.png"))
+    svgs = sorted(out.glob("*.svg"))
+    assert len(pngs) == len(svgs) >= len(COMPARE_MEASURES) + 1 + 8
+    for png in pngs:
+        pixels = mpimg.imread(png)
+        gray = pixels[..., :3].mean(axis=-1)
+        assert pixels.shape[0] > 200 and float(np.std(gray)) > 0.02, png  # not blank
+    for svg in svgs:
+        root = ET.parse(svg).getroot()
+        assert root.tag.endswith("svg")
+    text = (out / "distribution_end_day.svg").read_text()
+    assert "threshold" in text and "hold" in text
+
+
+def test_plot_rejects_an_unknown_format_and_a_missing_file(results: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    proc = run_cli("plot", str(results[0]), "--format", "gif", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "png, svg" in proc.stderr
+    proc = run_cli("plot", str(tmp_path / "missing.parquet"))
+    assert proc.returncode == 2 and "missing.parquet" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,102 @@
+"""`siege report`: one self-contained HTML file, rendered in a real headless Chromium, whose
+figures all load."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, scenario_data, to_toml
+
+pytest.importorskip("matplotlib", reason="the report's figures need matplotlib (siege[plot])")
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _browser() -> str | None:
+    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
+
+
+def _rendered_body(html_file: Path) -> dict[str, str]:
+    """Load the page in headless Chromium and return the attributes of its <body> after load."""
+    browser = _browser()
+    if browser is None:
+        pytest.skip(f"no browser binary ({', '.join(BROWSERS)}) on PATH; CI installs the "
+                    "Debian package chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+             "--dump-dom", html_file.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", proc.stdout)
+    assert body, proc.stdout[:2000]
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    scenario = folder / "small.toml"
+    scenario.write_text(to_toml(scenario_data(name="small_town")))
+    paths = []
+    for name, extra in (("threshold", []), ("hold", ["--set", 'policy.kind="hold"'])):
+        out = folder / f"{name}.parquet"
+        proc = run_cli("simulate", str(scenario), "-n", "300", "--seed", "9", "--out", str(out),
+                       *extra)
+        assert proc.returncode == 0, proc.stderr
+        paths.append(str(out))
+    html_file = folder / "report.html"
+    proc = run_cli("report", *paths, "-l", "threshold", "-l", "hold", "--out", str(html_file),
+                   "--resamples", "300")
+    assert proc.returncode == 0, proc.stderr
+    return html_file
+
+
+def test_report_is_one_self_contained_file_with_scenarios_tables_and_figures(
+    report: Path,
+) -> None:
+    text = report.read_text(encoding="utf-8")
+    assert "small_town" in text  # the scenario
+    assert "Summary" in text and "Comparison" in text and "paired analysis" in text
+    assert "Cliff" in text and "Newcombe" in text and "Precision" in text
+    assert text.count("<img") >= 15
+    # nothing fetched from elsewhere: every image is a data: URI, no external links/scripts
+    assert not re.search(r"""(src|href)\s*=\s*['"](?!data:)""", text)
+    assert "http://" not in text and "https://" not in text
+
+
+def test_report_renders_in_headless_chromium_and_every_figure_loads(report: Path) -> None:
+    attrs = _rendered_body(report)
+    total = int(attrs["data-figures-total"])
+    assert total >= 15
+    assert int(attrs["data-figures-loaded"]) == total
+    widths = [int(w) for w in attrs["data-figure-widths"].split(",")]
+    assert min(widths) > 300
+
+
+def test_the_browser_check_catches_a_broken_figure(report: Path, tmp_path: Path) -> None:
+    text = report.read_text(encoding="utf-8")
+    broken = tmp_path / "broken.html"
+    # corrupt the first image's data: the page check must see one figure fail to load
+    broken.write_text(text.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA",
+                                   1), encoding="utf-8")
+    attrs = _rendered_body(broken)
+    assert int(attrs["data-figures-loaded"]) == int(attrs["data-figures-total"]) - 1
+
+
+def test_report_rejects_a_non_html_out_and_bad_results(report: Path, tmp_path: Path) -> None:
+    results = report.with_name("threshold.parquet")
+    proc = run_cli("report", str(results), "--out", str(tmp_path / "r.pdf"))
+    assert proc.returncode == 2 and ".html" in proc.stderr
+    proc = run_cli("report", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "r.html"))
+    assert proc.returncode == 2 and "none.parquet" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,203 @@
+"""The sweep store: readable in one call by four libraries, the same rows as `siege simulate`,
+written block by block, resumable after SIGKILL, refusing to mix sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from siege.distributed import LocalExecutor
+from siege.montecarlo import simulate
+from siege.store import DirectoryStore, open_store, read_outcomes
+from siege.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
+
+BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
+
+SWEEP = """
+replications = 1100
+seed = 4
+block_size = 1024
+[fixed]
+"simulation.horizon_days" = {horizon}
+[design]
+method = "lhs"
+points = {points}
+seed = 1
+[[parameter]]
+path = "attacker.strength"
+low = 20000
+high = 60000
+[[parameter]]
+path = "defender.strength"
+values = [10000, 20000]
+"""
+
+
+def write_sweep(folder: Path, points: int = 3, horizon: int = 60, name: str = "s.toml") -> Path:
+    path = folder / name
+    path.write_text(f'scenario = "{BAKHMUT}"\n' + SWEEP.format(points=points, horizon=horizon))
+    return path
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "siege", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("store")
+    sweep = load_sweep(write_sweep(folder))
+    root = folder / "store"
+    with LocalExecutor(1) as executor:
+        outcome = run_sweep(sweep, DirectoryStore.create(root, sweep), executor)
+    assert (outcome.done, outcome.failed) == (3, 0)
+    return root
+
+
+def test_outcomes_read_in_one_call_by_pyarrow_pandas_polars_and_duckdb(store: Path) -> None:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    expected = {0: 1100, 1: 1100, 2: 1100}
+    table = read_outcomes(store)
+    counts = dict(zip(*np.unique(table.column("point").to_numpy(), return_counts=True),
+                      strict=True))
+    assert {int(k): int(v) for k, v in counts.items()} == expected
+    frame = pd.read_parquet(store / "outcomes")
+    assert frame.groupby("point", observed=True).size().to_dict() == expected
+    polars_frame = pl.read_parquet(f"{store}/outcomes/**/*.parquet", hive_partitioning=True)
+    assert dict(polars_frame.group_by("point").len().iter_rows()) == expected
+    rows = duckdb.sql(
+        f"select point, count(*) from read_parquet('{store}/outcomes/*/*.parquet', "
+        "hive_partitioning = true) group by point"
+    ).fetchall()
+    assert {int(p): n for p, n in rows} == expected
+    # every library sees the same values
+    mine = frame.sort_values(["point", "replication"])["attacker_losses"].to_numpy()
+    theirs = polars_frame.sort(["point", "replication"])["attacker_losses"].to_numpy()
+    np.testing.assert_array_equal(mine, theirs)
+
+
+def test_point_outcomes_equal_simulate_of_the_point_scenario(store: Path) -> None:
+    man = json.loads((store / "manifest.json").read_text())
+    spec = load_sweep(man["sweep_file"])
+    point = point_scenarios(spec, design(spec))[2]
+    direct = simulate(point.scenario, workers=1)  # one 16384-replication block, not 1024s
+    part = pq.ParquetDataset(store / "outcomes" / "point=2").read().sort_by("replication")
+    for name, values in direct.columns.items():
+        np.testing.assert_array_equal(part.column(name).to_numpy(), values, err_msg=name)
+    meta = pq.read_schema(next((store / "outcomes" / "point=2").glob("*.parquet"))).metadata
+    assert meta[b"siege.kind"] == b"outcomes"
+    assert meta[b"siege.scenario_sha256"].decode() == point.scenario.sha256()
+
+
+def test_store_has_design_summaries_bands_and_manifest(store: Path) -> None:
+    contents = open_store(store)
+    assert contents.design.column("status").to_pylist() == ["done"] * 3
+    summary = contents.summary.to_pydict()
+    assert summary["point"] == [0, 1, 2]
+    for i in range(3):
+        total = sum(summary[f"p_{r}"][i] for r in
+                    ("held", "withdrew", "encircled", "collapsed", "attacker_culminated"))
+        assert total == pytest.approx(1.0)
+        assert summary["p_held_low"][i] <= summary["p_held"][i] <= summary["p_held_high"][i]
+    bands = pq.read_table(store / "bands" / "point=1" / "bands.parquet")
+    assert bands.schema.metadata[b"siege.kind"] == b"bands"
+    assert {"p5", "p50", "p95"} <= set(bands.column_names)
+    man = contents.manifest
+    assert man["base_scenario_sha256"] and man["seed"] == 4 and man["design_seed"] == 1
+    assert {"siege", "numpy", "scipy", "pyarrow"} <= set(man["versions"])
+    assert not (store / ".pending" / "point=0").exists()  # merged into the bands file
+
+
+def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path, points=6, horizon=120)
+    whole = tmp_path / "whole"
+    assert run_cli("sweep", str(sweep), "--out", str(whole), "--workers", "1").returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siege", "sweep", str(sweep), "--out", str(killed),
+         "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not list(killed.glob("outcomes/*/part-*.parquet")):
+        assert proc.poll() is None, "the sweep finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    finished_before = len(list(killed.glob("bands/*/bands.parquet")))
+    assert finished_before < 6  # killed mid-run
+
+    resumed = run_cli("sweep", str(sweep), "--out", str(killed), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "6/6 points done" in resumed.stderr
+    assert files_of(killed) == files_of(whole)  # byte for byte, every file
+
+
+def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) -> None:
+    man = json.loads((store / "manifest.json").read_text())
+    before = files_of(store)
+    proc = run_cli("sweep", man["sweep_file"], "--out", str(store), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "0 blocks run" in proc.stderr and "3 already in the store" in proc.stderr
+    assert files_of(store) == before
+
+
+def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) -> None:
+    other = write_sweep(tmp_path, points=4)  # one more point
+    proc = run_cli("sweep", str(other), "--out", str(store), "--resume")
+    assert proc.returncode == 2
+    assert "different sweep" in proc.stderr and "design" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    spec = load_sweep(other)
+    base_changed = spec.base.with_overrides({"attacker.quality": 0.9})
+    with pytest.raises(SweepError, match="different base scenario"):
+        DirectoryStore.resume(store, spec.__class__(**{**spec.__dict__, "base": base_changed}))
+
+
+def test_new_sweep_into_an_existing_store_is_refused(store: Path, tmp_path: Path) -> None:
+    proc = run_cli("sweep", str(write_sweep(tmp_path)), "--out", str(store))
+    assert proc.returncode == 2 and "--resume" in proc.stderr
+
+
+def test_a_failing_point_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+    path = tmp_path / "fail.toml"
+    path.write_text(f'scenario = "{BAKHMUT}"\n' + """
+replications = 1024
+seed = 2
+[fixed]
+"simulation.horizon_days" = 30
+[design]
+method = "grid"
+[[parameter]]
+path = "attrition.defender_kill_rate"
+values = [0.0042, 1e15, 0.003]
+""")
+    store = tmp_path / "store"
+    proc = run_cli("sweep", str(path), "--out", str(store), "--workers", "2")
+    assert proc.returncode == 1
+    assert "point 1 failed" in proc.stderr and "2/3 points done, 1 failed" in proc.stderr
+    table = pq.read_table(store / "design.parquet").to_pydict()
+    assert table["status"] == ["done", "failed", "done"]
+    assert "lam value too large" in table["error"][1]
+    assert json.loads((store / "failures" / "point=1.json").read_text())["point"] == 1
+    assert pq.read_table(store / "summary.parquet").column("point").to_pylist() == [0, 2]
