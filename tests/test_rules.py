@@ -36,9 +36,10 @@ def test_attrition_laws() -> None:
 
 
 def test_cut_route_delivers_nothing() -> None:
-    lost = np.array([False, False, True, True])
     cut = np.array([False, True, False, True])
-    assert rules.convoy_deliveries(lost, cut, 25.0).tolist() == [25.0, 0.0, 0.0, 0.0]
+    threshold = rules.convoy_threshold(cut, np.array([0.3, 0.3, 0.3, 0.0]))
+    uniform = np.array([0.5, 0.999, 0.1, 0.999])  # through, cut, lost, cut
+    assert rules.convoy_deliveries(uniform, threshold, 25.0).tolist() == [25.0, 0.0, 0.0, 0.0]
 
 
 def test_route_cut_has_hysteresis() -> None:

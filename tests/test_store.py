@@ -201,3 +201,16 @@ values = [0.0042, 1e15, 0.003]
     assert "lam value too large" in table["error"][1]
     assert json.loads((store / "failures" / "point=1.json").read_text())["point"] == 1
     assert pq.read_table(store / "summary.parquet").column("point").to_pylist() == [0, 2]
+
+
+def test_compare_reads_store_points_by_either_path_with_their_bands(store: Path) -> None:
+    from siege.variants import load_variant
+
+    short = load_variant(store / "point=0")
+    full = load_variant(store / "outcomes" / "point=0")
+    assert short.outcomes.to_pandas().equals(full.outcomes.to_pandas())  # NaN == NaN here
+    assert short.bands is not None and full.bands is not None
+    assert set(short.bands.column("kind").to_pylist()) >= {"band"}
+    proc = run_cli("compare", str(store / "point=0"), str(store / "outcomes" / "point=1"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["variants"][0]["label"] == "point=0"

@@ -205,8 +205,9 @@ def _finite(obj: Any) -> Any:
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar with ETA on a terminal (stderr); nothing when output is piped."""
+def _progress_bar(label: str) -> Iterator[Any]:
+    """A rich progress bar with elapsed time and ETA on stderr, or None when not a terminal
+    (piped output stays clean)."""
     if not err_console.is_terminal:
         yield None
         return
@@ -220,7 +221,7 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
     )
 
     with Progress(
-        TextColumn("replications"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -229,6 +230,16 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
         console=err_console,
         transient=True,
     ) as bar:
+        yield bar
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """Progress over replications (``simulate``)."""
+    with _progress_bar("replications") as bar:
+        if bar is None:
+            yield None
+            return
         task = bar.add_task("run", total=total)
 
         def update(done: int, _total: int) -> None:
@@ -466,35 +477,18 @@ def sweep(
 
 @contextmanager
 def _sweep_progress() -> Iterator[Callable[[Any], None] | None]:
-    """Progress over points and blocks, with ETA, on a terminal (stderr)."""
-    if not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description:>6}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    """Progress over points and blocks (``sweep``)."""
+    with _progress_bar("{task.description:>6}") as bar:
+        if bar is None:
+            yield None
+            return
         points = bar.add_task("points", total=None)
         blocks = bar.add_task("blocks", total=None)
 
         def update(state: Any) -> None:
-            bar.update(points, total=state.points_total,
-                       completed=state.points_done + state.points_failed)
+            bar.update(
+                points, total=state.points_total, completed=state.points_done + state.points_failed
+            )
             bar.update(blocks, total=state.blocks_total, completed=state.blocks_done)
 
         yield update

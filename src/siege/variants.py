@@ -66,9 +66,25 @@ class Variant:
         return self.metadata.get("siege.scenario_name") or self.label
 
 
+def _point_folders(folder: Path) -> list[Path]:
+    """The folders holding a sweep-store point's files: ``STORE/point=<id>`` stands for
+    ``STORE/outcomes/point=<id>`` and ``STORE/bands/point=<id>``; a point's outcomes folder
+    brings its bands folder along."""
+    if folder.name.startswith("point=") and not folder.exists():
+        store = folder.parent
+        found = [store / sub / folder.name for sub in ("outcomes", "bands")]
+        return [f for f in found if f.is_dir()]
+    if folder.name.startswith("point=") and folder.parent.name == "outcomes":
+        bands = folder.parent.parent / "bands" / folder.name
+        return [folder, bands] if bands.is_dir() else [folder]
+    return [folder]
+
+
 def _read_point(folder: Path) -> tuple[pa.Table, pa.Table | None, dict[str, str]]:
-    """A sweep-store point: every ``*.parquet`` under the folder, split by ``siege.kind``."""
-    parts = sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+    """A sweep-store point: every ``*.parquet`` under the folder(s), split by ``siege.kind``."""
+    parts = sorted(
+        p for f in _point_folders(folder) for p in f.rglob("*.parquet") if p.is_file()
+    )
     if not parts:
         raise ResultsError(f"{folder}: folder holds no Parquet files (expected a sweep point)")
     outcomes: list[Path] = []
@@ -105,7 +121,7 @@ def load_variant(path: str | Path, label: str | None = None) -> Variant:
     :class:`CompareError` when it lacks a compared measure or has no replications.
     """
     p = Path(path)
-    if p.is_dir():
+    if p.is_dir() or (p.name.startswith("point=") and _point_folders(p)):
         outcomes, bands, meta = _read_point(p)
     else:
         rf = read_results(p)

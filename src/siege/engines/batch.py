@@ -48,12 +48,14 @@ class BatchRun:
         rep_ids = np.arange(first, first + n, dtype=np.int64)
         self.state = dynamics.init_state(self.params, rep_ids, self.dt)
         self.recorder = Recorder(self.params, first, n)
+        self.thresholds = dynamics.convoy_thresholds(self.state)  # (routes, running)
         self.env = simpy.Environment()
         self.done = self.env.event()
 
     # -- processes --------------------------------------------------------------------------
     def combat(self) -> Generator[simpy.Event, Any, None]:
         self.recorder.observe(self.state, self.params, 0)
+        self.thresholds = dynamics.convoy_thresholds(self.state)
         k = 0
         while True:
             t = k * self.dt
@@ -72,6 +74,7 @@ class BatchRun:
             if self.state.n == 0:
                 self.done.succeed()
                 return
+            self.thresholds = dynamics.convoy_thresholds(self.state)
             k += 1
 
     def convoys(self, route: int) -> Generator[simpy.Event, Any, None]:
@@ -81,7 +84,9 @@ class BatchRun:
         slot = 1.0 / float(self.params.convoys_per_day[route])
         yield self.env.timeout(0.5 * slot)
         while True:
-            dynamics.convoy_arrives(self.state, self.params, route, self.streams)
+            dynamics.convoy_arrives(
+                self.state, self.params, route, self.streams, self.thresholds[route]
+            )
             yield self.env.timeout(1.0 / float(self.params.convoys_per_day[route]))
 
     def reviews(self) -> Generator[simpy.Event, Any, None]:

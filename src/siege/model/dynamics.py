@@ -342,13 +342,32 @@ def update_routes(state: SiegeState, params: ModelParams) -> None:
     state.cut = rules.update_cuts(state.cut, adj, params.cut_at, params.restore_below)
 
 
-def convoy_arrives(state: SiegeState, params: ModelParams, route: int, streams: Streams) -> None:
-    """One convoy on route ``route`` reaches (or fails to reach) every running replication."""
+def convoy_thresholds(state: SiegeState) -> F64:
+    """Each route's convoy draw thresholds as contiguous rows ``(r, n)``. They change only
+    when routes are updated (in a combat step), so an engine can compute them once per step
+    for the many convoys in between."""
+    return np.ascontiguousarray(rules.convoy_threshold(state.cut, state.interdiction).T)
+
+
+def convoy_arrives(
+    state: SiegeState,
+    params: ModelParams,
+    route: int,
+    streams: Streams,
+    threshold: F64 | None = None,
+) -> None:
+    """One convoy on route ``route`` reaches (or fails to reach) every running replication.
+
+    ``threshold`` is the route's row of :func:`convoy_thresholds` if the engine has it."""
     if state.n == 0:
         return
-    lost = streams.random(rng.CONVOYS + route, (state.n,)) < state.interdiction[:, route]
-    delivered = rules.convoy_deliveries(lost, state.cut[:, route], float(params.convoy_load[route]))
-    state.stockpile = np.minimum(state.stockpile + delivered, params.scenario.supply.storage_tonnes)
+    if threshold is None:
+        threshold = rules.convoy_threshold(state.cut[:, route], state.interdiction[:, route])
+    uniform = streams.random(rng.CONVOYS + route, (state.n,))
+    delivered = rules.convoy_deliveries(uniform, threshold, float(params.convoy_load[route]))
+    storage = params.scenario.supply.storage_tonnes
+    stock = state.stockpile + delivered
+    state.stockpile = np.minimum(stock, storage) if math.isfinite(storage) else stock
 
 
 def review(state: SiegeState, params: ModelParams, day: float) -> None:

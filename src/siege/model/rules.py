@@ -243,10 +243,17 @@ def update_cuts(
     return np.where(cut, adjacent >= restore_below, adjacent >= cut_at)
 
 
-def convoy_deliveries(lost: BoolArray, cut: BoolArray, load_tonnes: float) -> FloatArray:
-    """Tonnes delivered by one convoy on each replication, shape ``(n,)``: nothing if the
-    convoy is lost or the route is cut."""
-    return np.where(lost | cut, 0.0, load_tonnes)
+def convoy_threshold(cut: BoolArray, interdiction: FloatArray) -> FloatArray:
+    """Draw threshold of a convoy, same shape as the inputs: a convoy whose uniform [0, 1)
+    draw is at least this gets through, so the probability of loss is the interdiction
+    probability, and 1 on a cut route (the threshold, 2, is never reached)."""
+    return np.where(cut, 2.0, interdiction)
+
+
+def convoy_deliveries(uniform: FloatArray, threshold: FloatArray, load_tonnes: float) -> FloatArray:
+    """Tonnes one convoy delivers on each replication, ``(n,)``: its load where it gets
+    through, nothing where it is lost or its route is cut."""
+    return np.where(uniform >= threshold, load_tonnes, 0.0)
 
 
 def open_capacity_fraction(
