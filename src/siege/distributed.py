@@ -145,9 +145,11 @@ class LocalExecutor:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._pool is not None:
+            # the pool forgets its processes on shutdown: take them first
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=exc is None, cancel_futures=True)
             if exc is not None:  # interrupted: do not wait for running blocks
-                for process in list(getattr(self._pool, "_processes", {}).values()):
+                for process in processes:
                     process.terminate()
             self._pool = None
 
@@ -222,7 +224,7 @@ class DaskExecutor:
 
     Give the scheduler address (``tcp://HOST:PORT``), or a connected ``client`` (then it is
     not closed on exit). Every worker needs siege installed (the same version). At most
-    ``window`` blocks are in flight (default: twice the cluster's threads).
+    ``window`` blocks are in flight (default: four per cluster thread).
     """
 
     def __init__(
@@ -262,7 +264,8 @@ class DaskExecutor:
             self.__enter__()
         client = self.client
         distributed = _import_distributed()
-        window = self.window or 2 * self._threads()
+        # enough queued per worker thread that none idles while the client stores a result
+        window = self.window or 4 * self._threads()
         pending: dict[Any, BlockTask] = {}
         source = iter(tasks)
         done: Any = None
