@@ -263,3 +263,28 @@ def test_campaign_spread_widens_outcomes_and_keeps_mean_tempo() -> None:
     dynamics.combat_step(state, params, 0.0, 1.0, BatchStreams(1, 0, n))
     assert abs(state.tempo.mean() - 1.0) < 4 * 0.5 / np.sqrt(n)
     assert abs(state.tempo.std() - 0.5) < 0.05
+
+
+def test_extreme_but_valid_parameters_run() -> None:
+    """Denormal overdispersion and absurd kill rates: everyone present is lost, no crash."""
+    data = scenario_data(
+        attrition={
+            "attacker_kill_rate": 1e15,
+            "defender_kill_rate": 1e15,
+            "overdispersion": 5e-324,
+        },
+        policy={"kind": "hold"},
+    )
+    res = run(data, n=64)
+    # the whole day-0 force is lost on the first day; only that day's reinforcements remain
+    assert np.all(res.columns["defender_losses"] >= 5000)
+    assert np.all(res.columns["end_day"] == 1.0)
+    assert set(res.end_reason) <= {"collapsed", "attacker_culminated"}
+
+
+def test_state_overflow_is_a_clear_model_error() -> None:
+    from siege.errors import ModelError
+
+    data = scenario_data(attacker={"strength": 1e4, "replacement_rate": 1e308})
+    with pytest.raises(ModelError, match="too large to simulate"):
+        run(data, n=16)

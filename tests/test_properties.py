@@ -118,7 +118,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI explores the same examples every run (run with --hypothesis-seed=random or
+# a larger max_examples to search further)
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scenarios())
 def test_random_valid_scenarios_keep_the_invariants(data: dict[str, Any]) -> None:
     sc = scenario_from_dict(data)

@@ -189,8 +189,8 @@ seed = 2
 [design]
 method = "grid"
 [[parameter]]
-path = "attrition.defender_kill_rate"
-values = [0.0042, 1e15, 0.003]
+path = "attacker.replacement_rate"
+values = [200.0, 1e308, 150.0]
 """)
     store = tmp_path / "store"
     proc = run_cli("sweep", str(path), "--out", str(store), "--workers", "2")
@@ -198,7 +198,7 @@ values = [0.0042, 1e15, 0.003]
     assert "point 1 failed" in proc.stderr and "2/3 points done, 1 failed" in proc.stderr
     table = pq.read_table(store / "design.parquet").to_pydict()
     assert table["status"] == ["done", "failed", "done"]
-    assert "lam value too large" in table["error"][1]
+    assert "ModelError" in table["error"][1] and "too large to simulate" in table["error"][1]
     assert json.loads((store / "failures" / "point=1.json").read_text())["point"] == 1
     assert pq.read_table(store / "summary.parquet").column("point").to_pylist() == [0, 2]
 

@@ -39,5 +39,10 @@ class ResultsError(SiegeError):
     """A results file is missing, unreadable or not a siege results file."""
 
 
+class ModelError(SiegeError):
+    """The model's state left the range of floating point: parameters too extreme to simulate
+    (e.g. a reinforcement rate of 1e308 persons per day)."""
+
+
 class RunError(SiegeError):
     """A simulation run failed (a worker died, a block raised) and could not be completed."""

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 STREAM_BLOCK = 1024
+MAX_MEAN = 1e15  # largest mean passed to the Poisson sampler (see negative_binomial)
 
 DEFENDER_LOSSES = 0
 ATTACKER_LOSSES = 1
@@ -199,8 +200,13 @@ def negative_binomial(
     streams: Streams, mechanism: int, mean: NDArray[np.float64], overdispersion: float
 ) -> NDArray[np.float64]:
     """Counts with the given means: Poisson, or negative binomial (gamma-Poisson mixture) with
-    variance ``mean + overdispersion * mean**2`` when overdispersion > 0."""
-    if overdispersion > 0:
+    variance ``mean + overdispersion * mean**2`` when overdispersion > 0.
+
+    Means are capped at ``MAX_MEAN`` (1e15): counts are losses, clipped to a force of at most
+    1e8 persons, so any larger mean gives the same outcome (everyone lost), and numpy's Poisson
+    sampler cannot take means near 1e19. Overdispersion below 1e-12 is Poisson to within
+    sampling error (the gamma's coefficient of variation is below 1e-6)."""
+    if overdispersion > 1e-12:
         k = 1.0 / overdispersion
         mean = mean * streams.gamma(mechanism, k, 1.0 / k, mean.shape)
-    return streams.poisson(mechanism, mean)
+    return streams.poisson(mechanism, np.minimum(mean, MAX_MEAN))

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from siege import rng
 from siege.bands import MeasureSpec
+from siege.errors import ModelError
 from siege.model import rules
 from siege.model.params import ModelParams
 from siege.model.rules import CULMINATED, ENCIRCLED, HELD, WITHDREW
@@ -329,6 +330,21 @@ def combat_step(
     if per_person > 0:
         state.stockpile, short = rules.consume(state.stockpile, state.defender, per_person, dt)
         state.shortfall_days += short * dt
+    check_finite(state, t + dt)
+
+
+def check_finite(state: SiegeState, day: float) -> None:
+    """Raise :class:`ModelError` if forces or their quality left the range of floating point
+    (parameters too extreme to simulate), rather than go on with inf or NaN."""
+    for name in ("defender", "attacker", "defender_quality", "attacker_quality"):
+        values = getattr(state, name)
+        if not np.isfinite(values).all():
+            bad = values[~np.isfinite(values)][0]
+            raise ModelError(
+                f"{name.replace('_', ' ')} became {bad} on day {day:g}: the scenario's "
+                "rates are too large to simulate (check reinforcement, replacement and wave "
+                "sizes)"
+            )
 
 
 def update_routes(state: SiegeState, params: ModelParams) -> None:
