@@ -91,6 +91,10 @@ SetOption = Annotated[
     ),
 ]
 FileArgument = Annotated[Path, typer.Argument(help="Scenario file (TOML).", show_default=False)]
+ResamplesOption = Annotated[
+    int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
+]
+BootstrapSeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")]
 
 
 @app.command()
@@ -336,10 +340,8 @@ def compare(
     figures: Annotated[
         Path | None, typer.Option("--figures", help="Also draw the figures into this folder.")
     ] = None,
-    resamples: Annotated[
-        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
-    ] = 2000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    resamples: ResamplesOption = 2000,
+    seed: BootstrapSeedOption = 0,
 ) -> None:
     """Compare outcome distributions of result sets (the first is the reference)."""
     from siege import compare_view as view
@@ -408,10 +410,8 @@ def report(
     ] = Path("report.html"),
     label: LabelOption = None,
     title: Annotated[str | None, typer.Option("--title", help="Title of the report.")] = None,
-    resamples: Annotated[
-        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
-    ] = 2000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    resamples: ResamplesOption = 2000,
+    seed: BootstrapSeedOption = 0,
 ) -> None:
     """Write one self-contained HTML report (scenarios, summary, comparison, figures)."""
     with user_errors():
@@ -502,10 +502,8 @@ def sensitivity(
         typer.Option("--out", "-o", help="Where to save the table (Parquet). Default: "
                      "STORE/sensitivity.parquet."),
     ] = None,
-    resamples: Annotated[
-        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
+    resamples: ResamplesOption = 1000,
+    seed: BootstrapSeedOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """Sobol' indices (Sobol' designs) and a PRCC ranking (any design) of a sweep's outcomes."""
