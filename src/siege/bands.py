@@ -52,12 +52,7 @@ class MeasureSpec:
                 return np.where(nan, -1, np.nan_to_num(x)).astype(np.intp)
             return x.astype(np.intp)
         nan = np.isnan(v)
-        if self.kind == "log":
-            step = np.log(self.high / self.low) / (self.bins - 1)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                raw = np.floor(np.log(np.where(v > 0, v, self.low) / self.low) / step) + 1
-            raw = np.where(v < self.low, 0, raw)
-        elif self.kind == "count":
+        if self.kind == "count":
             raw = np.rint(np.where(nan, 0, v))
         else:
             width = (self.high - self.low) / self.bins

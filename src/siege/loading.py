@@ -7,7 +7,7 @@ import copy
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def unchangeable(path: str) -> str | None:
     if parts[0] == "policy" and parts[-1] in ("kind", "combine", "triggers"):
         return f"'{path}' cannot be changed by a dated event"
     last = parts[-1]
-    if last in _STATE_KEYS and not (parts[0] == "routes" and last == "sectors" and False):
+    if last in _STATE_KEYS:
         return f"'{path}' {_STATE_KEYS[last]}"
     return None
 
@@ -114,7 +114,7 @@ def apply_overrides(
         except _KeyedError as exc:
             raise ScenarioError(exc.message, file=file or source, key=path) from None
         container[key] = value
-    return _validate(data, file=file or source, text=None, override_keys=list(overrides))
+    return _validate(data, file=file or source, text=None)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -222,7 +222,6 @@ def _validate(
     *,
     file: str,
     text: str | None,
-    override_keys: Sequence[str] | None = None,
 ) -> Scenario:
     try:
         return Scenario.model_validate(data)
@@ -237,8 +236,6 @@ def _validate(
         else:
             message = _describe(err, data)
         key = _dotted(loc, data)
-        if override_keys and key and not any(key.startswith(k) for k in override_keys):
-            pass
         line = _find_line(text, loc) if text else None
         more = len(exc.errors()) - 1
         if more > 0:
@@ -315,7 +312,7 @@ def _find_line(text: str, loc: tuple[Any, ...]) -> int | None:
     """Best-effort line of a key in the TOML text (tables and arrays of tables)."""
     if not loc:
         return None
-    strs = [p for p in loc]
+    strs = list(loc)
     # header path and key
     table: list[str] = []
     indexes: dict[str, int] = {}

@@ -89,10 +89,6 @@ class SimulationResult:
         return pd.DataFrame(data)
 
 
-def _run(engine: str, scenario: Scenario, first: int, n: int) -> BlockResult:
-    return run_block(engine, scenario, first, n)
-
-
 def simulate(
     scenario: Scenario,
     *,

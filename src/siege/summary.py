@@ -12,12 +12,13 @@ from numpy.typing import NDArray
 
 from siege.model.rules import END_REASONS
 
+# the outcome measures summarized (and compared, see siege.variants), with their units
 SUMMARY_MEASURES: dict[str, str] = {
     "end_day": "days",
     "days_held": "days",
-    "defender_losses": "persons",
-    "attacker_losses": "persons",
-    "exchange_ratio": "ratio",
+    "defender_losses": "personnel",
+    "attacker_losses": "personnel",
+    "exchange_ratio": "attacker/defender",
     "days_beyond_counteroffensive": "days",
     "supply_shortfall_days": "days",
 }

@@ -14,15 +14,12 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from siege.errors import ResultsError, SiegeError
-from siege.results import read_metadata, read_results
+from siege.results import ResultsFile, read_metadata, read_results
+from siege.summary import SUMMARY_MEASURES
 
+# the summary's measures, less days_held (end_day and the withdrawal say the same for a policy)
 COMPARE_MEASURES: dict[str, str] = {
-    "end_day": "days",
-    "defender_losses": "personnel",
-    "attacker_losses": "personnel",
-    "exchange_ratio": "attacker/defender",
-    "days_beyond_counteroffensive": "days",
-    "supply_shortfall_days": "days",
+    k: unit for k, unit in SUMMARY_MEASURES.items() if k != "days_held"
 }
 
 
@@ -35,14 +32,10 @@ class CompareError(SiegeError):
 
 
 @dataclass
-class Variant:
-    """One result set to compare: its outcome table, bands (if any) and provenance."""
+class Variant(ResultsFile):
+    """One result set to compare: a results file (or sweep point) read back, with a label."""
 
     label: str
-    path: Path
-    outcomes: pa.Table
-    bands: pa.Table | None
-    metadata: dict[str, str]
 
     @property
     def n(self) -> int:
@@ -57,9 +50,8 @@ class Variant:
         return np.asarray(self.outcomes.column("end_reason").to_pylist(), dtype=str)
 
     def column(self, name: str) -> NDArray[np.float64]:
-        return np.asarray(
-            self.outcomes.column(name).to_numpy(zero_copy_only=False), dtype=float
-        )
+        """A measure as floats (counts too), for the statistics."""
+        return np.asarray(super().column(name), dtype=float)
 
     @property
     def scenario_name(self) -> str:
@@ -82,9 +74,7 @@ def _point_folders(folder: Path) -> list[Path]:
 
 def _read_point(folder: Path) -> tuple[pa.Table, pa.Table | None, dict[str, str]]:
     """A sweep-store point: every ``*.parquet`` under the folder(s), split by ``siege.kind``."""
-    parts = sorted(
-        p for f in _point_folders(folder) for p in f.rglob("*.parquet") if p.is_file()
-    )
+    parts = sorted(p for f in _point_folders(folder) for p in f.rglob("*.parquet") if p.is_file())
     if not parts:
         raise ResultsError(f"{folder}: folder holds no Parquet files (expected a sweep point)")
     outcomes: list[Path] = []
@@ -126,8 +116,11 @@ def load_variant(path: str | Path, label: str | None = None) -> Variant:
     else:
         rf = read_results(p)
         outcomes, bands, meta = rf.outcomes, rf.bands, rf.metadata
-    missing = [c for c in ("replication", "end_reason", *COMPARE_MEASURES) if c not in
-               outcomes.column_names]
+    missing = [
+        c
+        for c in ("replication", "end_reason", *COMPARE_MEASURES)
+        if c not in outcomes.column_names
+    ]
     if missing:
         raise CompareError(
             f"{p}: results lack the measure(s) {', '.join(missing)}; compare needs "
@@ -136,7 +129,7 @@ def load_variant(path: str | Path, label: str | None = None) -> Variant:
     if outcomes.num_rows == 0:
         raise CompareError(f"{p}: results hold no replications")
     default = p.name.removesuffix(".parquet") if p.is_file() else p.name
-    return Variant(label or default, p, outcomes, bands, meta)
+    return Variant(path=p, outcomes=outcomes, bands=bands, metadata=meta, label=label or default)
 
 
 def load_variants(paths: list[str | Path], labels: list[str] | None = None) -> list[Variant]:
@@ -172,8 +165,7 @@ def pairing(variants: list[Variant]) -> tuple[bool, str]:
         if not np.array_equal(v.replication, ref_ids):
             return False, f"{v.label} and {ref.label} hold different replication ids"
     return True, (
-        f"same seed ({ref.metadata.get('siege.seed')}) and replication ids "
-        "(common random numbers)"
+        f"same seed ({ref.metadata.get('siege.seed')}) and replication ids (common random numbers)"
     )
 
 

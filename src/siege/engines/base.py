@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import simpy
 from numpy.typing import NDArray
+from simpy.core import URGENT
 
 from siege.bands import BandAccumulator, MeasureSpec
 from siege.model import dynamics
-from siege.model.params import ModelParams
+from siege.model.params import ModelParams, build_params
 from siege.model.rules import RUNNING
+from siege.scenario import Scenario
 
 
 @dataclass
@@ -93,3 +98,86 @@ class Recorder:
             sample_ids=self.sample_ids,
             samples=self.samples,
         )
+
+
+class UrgentTimeout(simpy.Event):
+    """A timeout processed before ordinary events due at the same time (combat steps, so
+    that every other process sees the state after the step)."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, max(delay, 0.0))
+
+
+def timeline(scenario: Scenario) -> list[tuple[float, str, Any]]:
+    """Dated events in time order: parameter changes first, then waves, on a tie."""
+    items: list[tuple[float, int, int, str, Any]] = []
+    for i, ev in enumerate(scenario.events):
+        items.append((ev.day, 0, i, "set", dict(ev.set)))
+    for side_name in ("defender", "attacker"):
+        side = getattr(scenario, side_name)
+        for i, wave in enumerate(side.waves):
+            q = wave.quality if wave.quality is not None else side.quality
+            items.append((wave.day, 1, i, side_name, (wave.personnel, q)))
+    items.sort(key=lambda x: (x[0], x[1], x[3], x[2]))
+    return [(d, kind, payload) for d, _, _, kind, payload in items]
+
+
+class Timeline:
+    """Dated events with the parameters in force after each (built once per block)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.base = build_params(scenario)
+        self.items: list[tuple[float, str, Any, ModelParams | None]] = []
+        current = scenario
+        for day, kind, payload in timeline(scenario):
+            params = None
+            if kind == "set":
+                current = current.with_overrides(payload, source="events")
+                params = build_params(current)
+            self.items.append((day, kind, payload, params))
+
+
+class SimpyRun:
+    """What both engines share: the dated-events process, and the processes started in one
+    order (dated events, reviews, each route's convoys, combat) so ties at equal times are
+    resolved the same way in both."""
+
+    env: simpy.Environment
+    done: simpy.Event
+    horizon: float
+    events: Timeline
+    params: ModelParams
+    state: dynamics.SiegeState
+
+    def combat(self) -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
+
+    def convoys(self, route: int) -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
+
+    def reviews(self) -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
+
+    def dated_events(self) -> Generator[simpy.Event, Any, None]:
+        for day, kind, payload, params in self.events.items:
+            if day > self.horizon:
+                return
+            yield self.env.timeout(day - self.env.now)
+            if params is not None:
+                self.params = params
+            else:
+                personnel, quality = payload
+                dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
+
+    def run_processes(self) -> None:
+        """Start every process and run the environment until every replication has ended."""
+        env = self.env
+        env.process(self.dated_events())
+        env.process(self.reviews())
+        for r in range(self.params.n_routes):
+            env.process(self.convoys(r))
+        env.process(self.combat())
+        env.run(until=self.done)

@@ -16,30 +16,20 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.core import URGENT
 
-from siege.engines.base import BlockResult, Recorder
+from siege.engines.base import BlockResult, Recorder, SimpyRun, Timeline, UrgentTimeout
 from siege.model import dynamics
-from siege.model.params import ModelParams, build_params
+from siege.model.params import ModelParams
 from siege.rng import STREAM_BLOCK, BatchStreams
 from siege.scenario import Scenario
 
 
-class _UrgentTimeout(simpy.Event):
-    """A timeout processed before ordinary events due at the same time."""
-
-    def __init__(self, env: simpy.Environment, delay: float) -> None:
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        env.schedule(self, URGENT, max(delay, 0.0))
-
-
-class BatchRun:
+class BatchRun(SimpyRun):
     """One block of replications advanced by one SimPy environment."""
 
     def __init__(self, scenario: Scenario, first: int, n: int) -> None:
-        self.params: ModelParams = build_params(scenario)
+        self.events = Timeline(scenario)
+        self.params: ModelParams = self.events.base
         sim = scenario.simulation
         self.horizon = sim.horizon_days
         self.dt = sim.time_step_days
@@ -60,7 +50,7 @@ class BatchRun:
         while True:
             t = k * self.dt
             t_end = min((k + 1) * self.dt, self.horizon)
-            yield _UrgentTimeout(self.env, t_end - self.env.now)
+            yield UrgentTimeout(self.env, t_end - self.env.now)
             dynamics.combat_step(self.state, self.params, t, t_end - t, self.streams)
             for day in range(int(np.floor(t + 1e-9)) + 1, int(np.floor(t_end + 1e-9)) + 1):
                 self.recorder.observe(self.state, self.params, day)
@@ -99,42 +89,9 @@ class BatchRun:
             next_time = policy.first_review_day + k * policy.review_interval_days
             yield self.env.timeout(next_time - self.env.now)
 
-    def dated_events(self) -> Generator[simpy.Event, Any, None]:
-        for day, kind, payload in timeline(self.params.scenario):
-            if day > self.horizon:
-                return
-            yield self.env.timeout(day - self.env.now)
-            if kind == "set":
-                self.params = build_params(
-                    self.params.scenario.with_overrides(payload, source="events")
-                )
-            else:
-                personnel, quality = payload
-                dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
-
     def run(self) -> BlockResult:
-        env = self.env
-        env.process(self.dated_events())
-        env.process(self.reviews())
-        for r in range(self.params.n_routes):
-            env.process(self.convoys(r))
-        env.process(self.combat())
-        env.run(until=self.done)
+        self.run_processes()
         return self.recorder.result()
-
-
-def timeline(scenario: Scenario) -> list[tuple[float, str, Any]]:
-    """Dated events in time order: parameter changes first, then waves, on a tie."""
-    items: list[tuple[float, int, int, str, Any]] = []
-    for i, ev in enumerate(scenario.events):
-        items.append((ev.day, 0, i, "set", dict(ev.set)))
-    for side_name in ("defender", "attacker"):
-        side = getattr(scenario, side_name)
-        for i, wave in enumerate(side.waves):
-            q = wave.quality if wave.quality is not None else side.quality
-            items.append((wave.day, 1, i, side_name, (wave.personnel, q)))
-    items.sort(key=lambda x: (x[0], x[1], x[3], x[2]))
-    return [(d, kind, payload) for d, _, _, kind, payload in items]
 
 
 def run_batch(scenario: Scenario, first: int, n: int) -> BlockResult:

@@ -31,31 +31,15 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from siege.engines.base import BlockResult, Recorder
-from siege.engines.batch import _UrgentTimeout, timeline
+from siege.engines.base import BlockResult, Recorder, SimpyRun, Timeline, UrgentTimeout
 from siege.model import dynamics
-from siege.model.params import ModelParams, build_params
+from siege.model.params import ModelParams
 from siege.model.rules import RUNNING
 from siege.rng import CONVOY_TIMING, ReplicationStreams
 from siege.scenario import Scenario
 
 EPS = 1e-9
 FLUSH_EVERY = 256  # replications whose daily observations are buffered before binning
-
-
-class _Timeline:
-    """Dated events with the parameters in force after each (built once per block)."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        self.base = build_params(scenario)
-        self.items: list[tuple[float, str, Any, ModelParams | None]] = []
-        current = scenario
-        for day, kind, payload in timeline(scenario):
-            params = None
-            if kind == "set":
-                current = current.with_overrides(payload, source="events")
-                params = build_params(current)
-            self.items.append((day, kind, payload, params))
 
 
 class _Observations:
@@ -83,13 +67,13 @@ class _Observations:
         self.values.clear()
 
 
-class EventRun:
+class EventRun(SimpyRun):
     """One replication advanced by its own SimPy environment."""
 
     def __init__(
         self,
         scenario: Scenario,
-        events: _Timeline,
+        events: Timeline,
         rep: int,
         recorder: Recorder,
         observations: _Observations,
@@ -134,7 +118,7 @@ class EventRun:
                 (cell + 1) * dt, math.floor(t + EPS) + 1.0, self._next_break(t), self.horizon
             )
             # processed before anything else due at t_end, so those see the post-piece state
-            yield _UrgentTimeout(self.env, t_end - self.env.now)
+            yield UrgentTimeout(self.env, t_end - self.env.now)
             same_cell = cell == last_cell
             if same_cell:
                 w = state.window_defender.shape[1]
@@ -196,30 +180,13 @@ class EventRun:
                 )
             k += 1
 
-    def dated_events(self) -> Generator[simpy.Event, Any, None]:
-        for day, kind, payload, params in self.events.items:
-            if day > self.horizon:
-                return
-            yield self.env.timeout(day - self.env.now)
-            if params is not None:
-                self.params = params
-            else:
-                personnel, quality = payload
-                dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
-
     def run(self) -> None:
-        env = self.env
-        env.process(self.dated_events())
-        env.process(self.reviews())
-        for r in range(self.params.n_routes):
-            env.process(self.convoys(r))
-        env.process(self.combat())
-        env.run(until=self.done)
+        self.run_processes()
 
 
 def run_event(scenario: Scenario, first: int, n: int) -> BlockResult:
     """Run replications ``[first, first + n)`` with the event engine, one after another."""
-    events = _Timeline(scenario)
+    events = Timeline(scenario)
     recorder = Recorder(events.base, first, n)
     observations = _Observations(recorder)
     for rep in range(first, first + n):

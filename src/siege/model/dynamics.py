@@ -9,7 +9,7 @@ are written once, here, from the rules in :mod:`siege.model.rules`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,7 +54,6 @@ class SiegeState:
     window_sum_attacker: F64
     tempo: F64  # per-replication multiplier on advance rates (advance.campaign_cv)
     step_count: int = 0
-    extras: dict[str, F64] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -226,7 +225,6 @@ def combat_step(
         )
     else:
         supply_eff = np.ones(n)
-    defender_power = state.defender * state.defender_quality * supply_eff  # before fortification
     attacker_eff = state.attacker_quality
     # --- attrition -------------------------------------------------------------------------
     att = sc.attrition
@@ -303,7 +301,7 @@ def combat_step(
     if params.n_sectors:
         ratio = rules.local_force_ratio(
             state.attacker * state.attacker_quality,
-            state.defender * state.defender_quality * supply_eff,
+            state.defender * state.defender_quality * supply_eff,  # after the step's losses
             params.attacker_share,
             params.defender_share,
             sector_mult,
@@ -322,7 +320,6 @@ def combat_step(
             dt,
             noise,
         )
-    del defender_power
     update_routes(state, params)
     state.route_open_days += (~state.cut) * dt
     # --- consumption ---------------------------------------------------------------------------
