@@ -46,23 +46,24 @@ def rate(engine: str, scenario: Scenario, n: int) -> tuple[float, float]:
 
 def random_floor(scenario: Scenario, n: int, days: int) -> float:
     """Seconds per replication-day spent only drawing the random numbers a batch combat day
-    draws (losses of both sides, advance noise per sector, one uniform per convoy)."""
+    draws, with the engine's own calls (gamma-Poisson losses of both sides, advance noise per
+    sector, one uniform per convoy, drawn a route at a time)."""
     params = build_params(scenario)
     sc = scenario
     streams = rng.BatchStreams(sc.simulation.seed, 0, n)
     lam = np.full(n, 60.0)
-    k_loss = 1.0 / sc.attrition.overdispersion if sc.attrition.overdispersion > 0 else 0.0
+    od = sc.attrition.overdispersion
     cv = sc.advance.noise_cv
-    convoys = round(float(params.convoys_per_day.sum()))
+    per_route = [round(float(c)) for c in params.convoys_per_day]
     start = time.perf_counter()
     for _ in range(days):
         for mech in (rng.DEFENDER_LOSSES, rng.ATTACKER_LOSSES):
-            mean = lam * streams.gamma(mech, k_loss, 1.0 / k_loss, (n,)) if k_loss else lam
-            streams.poisson(mech, mean)
+            rng.negative_binomial(streams, mech, lam, od)
         if cv > 0:
             streams.gamma(rng.ADVANCE, 1.0 / cv**2, cv**2, (n, params.n_sectors))
-        for r in range(convoys):
-            streams.random(rng.CONVOYS + r % params.n_routes, (n,))
+        for r, count in enumerate(per_route):
+            if count:
+                streams.random_rows(rng.CONVOYS + r, count, n)
     return (time.perf_counter() - start) / (n * days)
 
 
@@ -149,7 +150,7 @@ def scale_run(replications: int, workers: int | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch-reps", type=int, default=16384)
+    ap.add_argument("--batch-reps", type=int, default=65536)
     ap.add_argument("--event-reps", type=int, default=64)
     ap.add_argument("--scale-reps", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=None)

@@ -178,6 +178,38 @@ def test_interdiction_loses_convoys_at_its_probability() -> None:
     assert abs(lost_fraction - 0.3) < 4 * sd
 
 
+def test_convoys_delivered_together_equal_convoys_delivered_one_by_one() -> None:
+    """The batch engine delivers the convoys of a step in one draw per route: the same
+    uniforms, in the same order, and the same stockpile (capped at storage) as one by one."""
+    data = scenario_data(
+        sectors=[{"name": "north", "control": 0.0}],
+        routes=[
+            {
+                "name": "west",
+                "sectors": ["north"],
+                "capacity_tonnes_per_day": 600.0,
+                "convoys_per_day": 6,
+                "interdiction_base": 0.4,
+                "interdiction_at_full_control": 0.4,
+            }
+        ],
+        supply={"stockpile_tonnes": 100.0, "storage_tonnes": 400.0},
+    )
+    params = build_params(scenario_from_dict(data))
+    n = 3000  # three stream blocks, the last one partial
+    one, together = (dynamics.init_state(params, np.arange(n), 1.0) for _ in range(2))
+    a, b = BatchStreams(5, 0, n), BatchStreams(5, 0, n)
+    rows = b.random_rows(dynamics.rng.CONVOYS, 6, n)
+    singles = np.concatenate([a.random_rows(dynamics.rng.CONVOYS, 1, n) for _ in range(6)])
+    assert np.array_equal(rows, singles)
+    a, b = BatchStreams(6, 0, n), BatchStreams(6, 0, n)
+    for _ in range(6):
+        dynamics.convoy_arrives(one, params, 0, a)
+    dynamics.convoy_arrives(together, params, 0, b, count=6)
+    np.testing.assert_allclose(together.stockpile, one.stockpile, rtol=0, atol=1e-9)
+    assert together.stockpile.max() == 400.0 and together.stockpile.min() < 400.0
+
+
 @pytest.mark.parametrize("overdispersion", [0.0, 0.05])
 def test_loss_counts_have_the_stated_mean_and_variance(overdispersion: float) -> None:
     data = scenario_data(

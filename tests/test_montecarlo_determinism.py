@@ -37,6 +37,23 @@ def test_plan_blocks_covers_every_replication_once() -> None:
     assert plan_blocks(10, 3, granularity=1) == [(0, 3), (3, 3), (6, 3), (9, 1)]
 
 
+@pytest.mark.parametrize("replications", [1_000_000, 200_000, 70_001])
+def test_plan_blocks_share_the_work_evenly_among_workers(replications: int) -> None:
+    """With several workers the blocks are a multiple of the workers, whole stream blocks
+    (but the last) and within one stream block of each other: no worker runs a last block
+    alone."""
+    blocks = plan_blocks(replications, 65536, workers=2)
+    firsts = [f for f, _ in blocks]
+    sizes = [n for _, n in blocks]
+    assert firsts == [sum(sizes[:i]) for i in range(len(sizes))]
+    assert sum(sizes) == replications
+    assert all(f % 1024 == 0 for f in firsts)
+    assert len(blocks) % 2 == 0
+    assert max(sizes[:-1]) - min(sizes[:-1]) <= 1024 and sizes[-1] <= max(sizes)
+    assert max(sizes) <= 65536
+    assert plan_blocks(5000, 65536, workers=2) == [(0, 5000)]  # one block: no split needed
+
+
 def test_batch_outcomes_identical_across_workers_and_block_sizes(
     bakhmut: Scenario, tmp_path: Path
 ) -> None:

@@ -59,8 +59,8 @@ class BlockOutput:
     n: int
     table: pa.Table
     band_shape: tuple[int, int, int]
-    band_index: NDArray[np.int64]
-    band_count: NDArray[np.int64]
+    band_index: NDArray[np.int32]
+    band_count: NDArray[np.int32]
     n_active: NDArray[np.int64]
     sample_ids: NDArray[np.int64]
     samples: NDArray[np.float64]
@@ -85,11 +85,11 @@ def compact(point: int, block: BlockResult) -> BlockOutput:
     """A block result in transfer form (sparse histograms: a few MB instead of tens)."""
     counts = block.bands.counts
     flat = counts.reshape(-1)
-    index = np.flatnonzero(flat).astype(np.int64)
+    index = np.flatnonzero(flat).astype(np.int32)  # fewer than 2**31 bins
     shape = (int(counts.shape[0]), int(counts.shape[1]), int(counts.shape[2]))
     return BlockOutput(
         point=point, first=block.first, n=block.n, table=block_table(block), band_shape=shape,
-        band_index=index, band_count=flat[index].astype(np.int64),
+        band_index=index, band_count=flat[index],
         n_active=block.bands.n_active.copy(), sample_ids=block.sample_ids,
         samples=block.samples,
     )

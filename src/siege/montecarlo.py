@@ -37,16 +37,34 @@ from siege.summary import Summary, summarize
 
 ProgressCallback = Callable[[int, int], None]
 log = logging.getLogger(__name__)
-DEFAULT_BLOCK_SIZE = 16384  # replications per engine run; results do not depend on it
+DEFAULT_BLOCK_SIZE = 65536  # replications per engine run; results do not depend on it
 
 
-def plan_blocks(replications: int, block_size: int, granularity: int = STREAM_BLOCK) -> list[
-    tuple[int, int]
-]:
+def plan_blocks(
+    replications: int, block_size: int, granularity: int = STREAM_BLOCK, workers: int = 1
+) -> list[tuple[int, int]]:
     """(first, n) of each block; the block size is rounded up to a whole number of
-    ``granularity`` replications (the batch engine's 1024-replication stream blocks)."""
-    size = max(1, -(-block_size // granularity)) * granularity
-    return [(first, min(size, replications - first)) for first in range(0, replications, size)]
+    ``granularity`` replications (the batch engine's 1024-replication stream blocks).
+
+    With several workers and more than one block, the number of blocks is rounded up to a
+    multiple of the workers and the replications spread evenly over them, so that the
+    workers finish together instead of one running a last block alone. Results do not
+    depend on the blocks."""
+    size = max(1, -(-block_size // granularity))  # in units of granularity
+    units = -(-replications // granularity)
+    count = -(-units // size)
+    if workers <= 1 or count <= 1:
+        step = size * granularity
+        return [(first, min(step, replications - first)) for first in range(0, replications, step)]
+    count = min(units, -(-count // workers) * workers)
+    base, extra = divmod(units, count)
+    blocks = []
+    first = 0
+    for b in range(count):
+        n = min((base + (b < extra)) * granularity, replications - first)
+        blocks.append((first, n))
+        first += n
+    return blocks
 
 
 def default_block_size(engine: str, replications: int, workers: int) -> int:
@@ -129,6 +147,7 @@ def simulate(
         sim.replications,
         block_size or default_block_size(engine, sim.replications, workers),
         STREAM_BLOCK if engine == "batch" else 1,
+        workers,
     )
     params = build_params(scenario)
     specs = dynamics.observation_specs(params)

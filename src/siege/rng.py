@@ -1,5 +1,7 @@
 """Random streams: one numpy Generator per (stream block of replications, mechanism).
 
+Two-dimensional draws are returned column-major, like the state (see
+:func:`siege.model.rules.outer`), with the values in the same order as drawn row by row.
 Replications are grouped in fixed stream blocks of ``STREAM_BLOCK`` (1024) by replication id.
 Each mechanism (defender losses, attacker losses, advance, withdrawal, each route's convoys)
 draws from its own stream, seeded ``SeedSequence(seed, spawn_key=(block, mechanism))``. A
@@ -92,9 +94,17 @@ class BatchStreams:
 
     def random(self, mechanism: int, shape: tuple[int, ...]) -> NDArray[np.float64]:
         """Uniform [0, 1) variates of the given shape (first axis: running replications)."""
-        out = np.empty(shape)
+        out = np.empty(shape, order="F")
         tail = shape[1:]
         return self._each(mechanism, out, lambda g, a, b: g.random((b - a, *tail)))
+
+    def random_rows(self, mechanism: int, rows: int, n: int) -> NDArray[np.float32]:
+        """Uniform [0, 1) variates ``(rows, n)`` in single precision (24 bits), one row per
+        event on the ``n`` running replications (convoys)."""
+        out = np.empty((rows, n), dtype=np.float32)
+        for block, s0, s1 in self._segments:
+            out[:, s0:s1] = self._gen(block, mechanism).random((rows, s1 - s0), dtype=np.float32)
+        return out
 
     def poisson(self, mechanism: int, lam: NDArray[np.float64]) -> NDArray[np.float64]:
         """Poisson counts with means ``lam`` (first axis: running replications)."""
@@ -104,12 +114,34 @@ class BatchStreams:
     def gamma(
         self, mechanism: int, shape_param: float, scale: float, shape: tuple[int, ...]
     ) -> NDArray[np.float64]:
-        """Gamma variates with one shape and scale (first axis: running replications)."""
-        out = np.empty(shape)
+        """Gamma variates with one shape and scale (first axis: running replications), drawn
+        in single precision (24 bits; they multiply rates)."""
+        out = np.empty(shape, order="F")
         tail = shape[1:]
-        return self._each(
-            mechanism, out, lambda g, a, b: g.gamma(shape_param, scale, (b - a, *tail))
+        self._each(
+            mechanism,
+            out,
+            lambda g, a, b: g.standard_gamma(shape_param, (b - a, *tail), dtype=np.float32),
         )
+        out *= scale
+        return out
+
+    def gamma_poisson(
+        self, mechanism: int, mean: NDArray[np.float64], shape_param: float
+    ) -> NDArray[np.float64]:
+        """Poisson counts with means ``mean * G``, G gamma with mean 1 and shape
+        ``shape_param`` (drawn in single precision), means capped at MAX_MEAN (first axis:
+        running replications). Each stream block draws its gammas, then its counts."""
+        lam = np.empty(mean.shape)
+        gens = [(self._gen(block, mechanism), s0, s1) for block, s0, s1 in self._segments]
+        for g, s0, s1 in gens:
+            lam[s0:s1] = g.standard_gamma(shape_param, s1 - s0, dtype=np.float32)
+        lam *= mean
+        lam *= 1.0 / shape_param
+        np.minimum(lam, MAX_MEAN, out=lam)
+        for g, s0, s1 in gens:
+            lam[s0:s1] = g.poisson(lam[s0:s1])
+        return lam
 
     def binomial(
         self, mechanism: int, n: NDArray[np.float64], p: NDArray[np.float64]
@@ -164,6 +196,12 @@ class ReplicationStreams:
             return np.array([self.uniform(mechanism)])
         return self._gen(mechanism).random(shape)
 
+    def random_rows(self, mechanism: int, rows: int, n: int) -> NDArray[np.float64]:
+        """Uniform [0, 1) variates ``(rows, 1)`` (chunked), one row per event."""
+        if n != 1:
+            raise ValueError("replication streams draw for one replication")
+        return np.array([[self.uniform(mechanism)] for _ in range(rows)])
+
     def poisson(self, mechanism: int, lam: NDArray[np.float64]) -> NDArray[np.float64]:
         """Poisson counts with means ``lam``."""
         return np.asarray(self._gen(mechanism).poisson(lam), dtype=np.float64)
@@ -173,6 +211,14 @@ class ReplicationStreams:
     ) -> NDArray[np.float64]:
         """Gamma variates with one shape and scale."""
         return self._gen(mechanism).gamma(shape_param, scale, shape)
+
+    def gamma_poisson(
+        self, mechanism: int, mean: NDArray[np.float64], shape_param: float
+    ) -> NDArray[np.float64]:
+        """Poisson counts with means ``mean * G`` (G gamma, mean 1), capped at MAX_MEAN."""
+        g = self._gen(mechanism)
+        lam = g.gamma(shape_param, 1.0 / shape_param, mean.shape) * mean
+        return np.asarray(g.poisson(np.minimum(lam, MAX_MEAN)), dtype=np.float64)
 
     def binomial(
         self, mechanism: int, n: NDArray[np.float64], p: NDArray[np.float64]
@@ -187,9 +233,13 @@ class Streams(Protocol):
     """Where model transitions get random variates (first axis: running replications)."""
 
     def random(self, mechanism: int, shape: tuple[int, ...]) -> NDArray[np.float64]: ...
+    def random_rows(self, mechanism: int, rows: int, n: int) -> NDArray[np.floating[Any]]: ...
     def poisson(self, mechanism: int, lam: NDArray[np.float64]) -> NDArray[np.float64]: ...
     def gamma(
         self, mechanism: int, shape_param: float, scale: float, shape: tuple[int, ...]
+    ) -> NDArray[np.float64]: ...
+    def gamma_poisson(
+        self, mechanism: int, mean: NDArray[np.float64], shape_param: float
     ) -> NDArray[np.float64]: ...
     def binomial(
         self, mechanism: int, n: NDArray[np.float64], p: NDArray[np.float64]
@@ -207,6 +257,5 @@ def negative_binomial(
     sampler cannot take means near 1e19. Overdispersion below 1e-12 is Poisson to within
     sampling error (the gamma's coefficient of variation is below 1e-6)."""
     if overdispersion > 1e-12:
-        k = 1.0 / overdispersion
-        mean = mean * streams.gamma(mechanism, k, 1.0 / k, mean.shape)
+        return streams.gamma_poisson(mechanism, mean, 1.0 / overdispersion)
     return streams.poisson(mechanism, np.minimum(mean, MAX_MEAN))

@@ -243,7 +243,8 @@ class DirectoryStore:
         import io
 
         buf = io.BytesIO()
-        np.savez_compressed(
+        # uncompressed: a temporary file, merged and removed when the point finishes
+        np.savez(
             buf, band_shape=np.array(output.band_shape), band_index=output.band_index,
             band_count=output.band_count, n_active=output.n_active,
             sample_ids=output.sample_ids, samples=output.samples,

@@ -166,11 +166,15 @@ class SimpyRun:
             if day > self.horizon:
                 return
             yield self.env.timeout(day - self.env.now)
+            self.before_event()
             if params is not None:
                 self.params = params
             else:
                 personnel, quality = payload
                 dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
+
+    def before_event(self) -> None:
+        """Called before a dated event acts (the batch engine delivers convoys here)."""
 
     def run_processes(self) -> None:
         """Start every process and run the environment until every replication has ended."""

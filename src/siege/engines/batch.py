@@ -3,7 +3,9 @@
 Processes act on whole arrays of replications: the combat process (fixed step), one convoy
 process per route (its own schedule), the decision-review process (its own schedule), and the
 dated-events process (parameter changes and reinforcement waves). Replications that end are
-removed from the arrays at once, so they cost nothing afterwards.
+removed from the arrays at once, so they cost nothing afterwards. Convoys are counted as they
+arrive and delivered, one vectorised draw per route, when the stockpile is next read (by a
+combat step, a review or a dated event).
 
 Order at equal times: the combat step that ends at t is processed first (it is scheduled
 URGENT), so every other process sees the state at t; among the rest, SimPy's FIFO order.
@@ -39,6 +41,7 @@ class BatchRun(SimpyRun):
         self.state = dynamics.init_state(self.params, rep_ids, self.dt)
         self.recorder = Recorder(self.params, first, n)
         self.thresholds = dynamics.convoy_thresholds(self.state)  # (routes, running)
+        self.pending = [0] * self.params.n_routes  # convoys arrived, not yet delivered
         self.env = simpy.Environment()
         self.done = self.env.event()
 
@@ -51,6 +54,7 @@ class BatchRun(SimpyRun):
             t = k * self.dt
             t_end = min((k + 1) * self.dt, self.horizon)
             yield UrgentTimeout(self.env, t_end - self.env.now)
+            self.deliver()
             dynamics.combat_step(self.state, self.params, t, t_end - t, self.streams)
             for day in range(int(np.floor(t + 1e-9)) + 1, int(np.floor(t_end + 1e-9)) + 1):
                 self.recorder.observe(self.state, self.params, day)
@@ -74,9 +78,7 @@ class BatchRun(SimpyRun):
         slot = 1.0 / float(self.params.convoys_per_day[route])
         yield self.env.timeout(0.5 * slot)
         while True:
-            dynamics.convoy_arrives(
-                self.state, self.params, route, self.streams, self.thresholds[route]
-            )
+            self.pending[route] += 1
             yield self.env.timeout(1.0 / float(self.params.convoys_per_day[route]))
 
     def reviews(self) -> Generator[simpy.Event, Any, None]:
@@ -84,10 +86,25 @@ class BatchRun(SimpyRun):
         yield self.env.timeout(policy.first_review_day)
         k = 0
         while True:
+            self.deliver()
             dynamics.review(self.state, self.params, self.env.now)
             k += 1
             next_time = policy.first_review_day + k * policy.review_interval_days
             yield self.env.timeout(next_time - self.env.now)
+
+    def deliver(self) -> None:
+        """Deliver the convoys that arrived since the stockpile was last read, a route at a
+        time (one draw per convoy, as if delivered one by one: nothing read the stockpile
+        in between, and routes and replications change only in combat steps)."""
+        for route, count in enumerate(self.pending):
+            if count:
+                dynamics.convoy_arrives(
+                    self.state, self.params, route, self.streams, self.thresholds[route], count
+                )
+                self.pending[route] = 0
+
+    def before_event(self) -> None:
+        self.deliver()
 
     def run(self) -> BlockResult:
         self.run_processes()

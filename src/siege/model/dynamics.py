@@ -29,7 +29,8 @@ EPS = 1e-9
 @dataclass
 class SiegeState:
     """Arrays over running replications: ``(n,)``, ``(n, s)`` sectors, ``(n, r)`` routes,
-    ``(n, t)`` triggers, ``(n, w)`` rolling window."""
+    ``(n, t)`` triggers, ``(n, w)`` rolling window. Two-dimensional arrays are column-major
+    (see :func:`siege.model.rules.outer`)."""
 
     rep: NDArray[np.int64]
     defender: F64  # personnel
@@ -64,7 +65,11 @@ class SiegeState:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
-                setattr(self, f.name, value[mask])
+                # a column-major array stays column-major: select along the transpose's rows
+                if value.ndim == 2:
+                    setattr(self, f.name, np.compress(mask, value.T, axis=1).T)
+                else:
+                    setattr(self, f.name, value[mask])
 
 
 def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> SiegeState:
@@ -72,10 +77,13 @@ def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> Si
     sc = params.scenario
     n = rep_ids.shape[0]
     full = np.full
-    control = np.tile(np.array([s.control for s in sc.sectors], dtype=float), (n, 1))
+    control = rules.outer(np.ones(n), np.array([s.control for s in sc.sectors], dtype=float))
     adj = rules.adjacent_control(control, params.adjacency)
     cut = rules.update_cuts(
-        np.zeros((n, params.n_routes), dtype=bool), adj, params.cut_at, params.restore_below
+        np.zeros((n, params.n_routes), dtype=bool, order="F"),
+        adj,
+        params.cut_at,
+        params.restore_below,
     )
     window = window_steps(sc.policy.rolling_window_days, dt)
     return SiegeState(
@@ -95,11 +103,11 @@ def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> Si
         ),
         stockpile=full(n, sc.supply.stockpile_tonnes),
         shortfall_days=np.zeros(n),
-        route_open_days=np.zeros((n, params.n_routes)),
-        trigger_first=full((n, len(params.triggers)), np.nan),
+        route_open_days=np.zeros((n, params.n_routes), order="F"),
+        trigger_first=full((n, len(params.triggers)), np.nan, order="F"),
         order_day=full(n, np.inf),
-        window_defender=np.zeros((n, window)),
-        window_attacker=np.zeros((n, window)),
+        window_defender=np.zeros((n, window), order="F"),
+        window_attacker=np.zeros((n, window), order="F"),
         window_sum_defender=np.zeros(n),
         window_sum_attacker=np.zeros(n),
         tempo=np.ones(n),
@@ -119,14 +127,25 @@ def town_control(state: SiegeState, params: ModelParams) -> F64:
     """Mean attacker control of the fortified sectors, ``(n,)`` (0 if none)."""
     if not params.has_fortified:
         return np.zeros(state.n)
-    return np.asarray(state.control[:, params.fortified].mean(axis=1))
+    return _column_mean(state.control, params.fortified)
 
 
 def flank_control(state: SiegeState, params: ModelParams) -> F64:
     """Mean attacker control of the flank sectors, ``(n,)`` (0 if none)."""
     if not params.has_flanks:
         return np.zeros(state.n)
-    return np.asarray(state.control[:, params.flank].mean(axis=1))
+    return _column_mean(state.control, params.flank)
+
+
+def _column_mean(values: F64, columns: NDArray[np.bool_]) -> F64:
+    """Mean of the selected columns of ``(n, k)`` values, ``(n,)``: summed column by column,
+    as numpy sums a short row, without copying the columns out."""
+    idx = np.flatnonzero(columns)
+    total = values[:, idx[0]].copy()
+    for j in idx[1:]:
+        total += values[:, j]
+    total /= idx.size
+    return total
 
 
 def supply_days(state: SiegeState, params: ModelParams) -> F64:
@@ -214,10 +233,11 @@ def combat_step(
         t,
     )
     if params.n_sectors:
-        sector_mult = np.where(params.fortified[None, :], fort[:, None], 1.0)
-        fort_eff = sector_mult @ params.defender_share
+        # the defender's effort-weighted multiplier: fortified sectors' share at fort
+        share = params.defender_share
+        fort_eff = fort * share[params.fortified].sum()
+        fort_eff += share[~params.fortified].sum()
     else:
-        sector_mult = np.ones((n, 0))
         fort_eff = fort
     if sc.supply.consumption_tonnes_per_person_day > 0:
         supply_eff = rules.supply_effectiveness(
@@ -225,30 +245,38 @@ def combat_step(
         )
     else:
         supply_eff = np.ones(n)
-    attacker_eff = state.attacker_quality
     # --- attrition -------------------------------------------------------------------------
     att = sc.attrition
+    defender_fire = att.defender_kill_rate * state.defender_quality
+    defender_fire *= supply_eff
+    defender_fire *= fort_eff
     d_rate, a_rate = rules.attrition_rates(
         att.law,
         att.helmbold_exponent,
         state.attacker,
         state.defender,
-        att.attacker_kill_rate * attacker_eff,
-        att.defender_kill_rate * state.defender_quality * supply_eff * fort_eff,
+        att.attacker_kill_rate * state.attacker_quality,
+        defender_fire,
     )
+    d_rate *= dt
+    a_rate *= dt
     d_loss = rules.clip_losses(
-        rng.negative_binomial(streams, rng.DEFENDER_LOSSES, d_rate * dt, att.overdispersion),
+        rng.negative_binomial(streams, rng.DEFENDER_LOSSES, d_rate, att.overdispersion),
         state.defender,
     )
     a_loss = rules.clip_losses(
-        rng.negative_binomial(streams, rng.ATTACKER_LOSSES, a_rate * dt, att.overdispersion),
+        rng.negative_binomial(streams, rng.ATTACKER_LOSSES, a_rate, att.overdispersion),
         state.attacker,
     )
     # --- withdrawal losses (the part of the step inside the withdrawal) ----------------------
     w_start = state.order_day
-    w_end = w_start + sc.withdrawal.duration_days
-    overlap = np.clip(np.minimum(t + dt, w_end) - np.maximum(t, w_start), 0.0, None)
-    if np.any(overlap > 0):
+    # no replication withdrawing in this step (the usual case) needs no overlap computed
+    withdrawing = bool(w_start.min() < t + dt)
+    if withdrawing:
+        w_end = w_start + sc.withdrawal.duration_days
+        overlap = np.clip(np.minimum(t + dt, w_end) - np.maximum(t, w_start), 0.0, None)
+        withdrawing = bool(np.any(overlap > 0))
+    if withdrawing:
         rate = rules.withdrawal_loss_rate(
             open_capacity(state, params),
             sc.withdrawal.loss_rate_per_day,
@@ -256,24 +284,27 @@ def combat_step(
         )
         p = -np.expm1(-rate * overlap)
         w_loss = streams.binomial(rng.WITHDRAWAL, state.defender - d_loss, p)
+        d_total = d_loss + w_loss
     else:
-        w_loss = np.zeros(n)
-    d_total = d_loss + w_loss
-    state.defender = state.defender - d_total
-    state.attacker = state.attacker - a_loss
-    state.defender_losses = state.defender_losses + d_total
-    state.attacker_losses = state.attacker_losses + a_loss
+        d_total = d_loss
+    state.defender -= d_total
+    state.attacker -= a_loss
+    state.defender_losses += d_total
+    state.attacker_losses += a_loss
     # --- rolling window ----------------------------------------------------------------------
     w = state.window_defender.shape[1]
     slot = state.step_count % w
-    state.window_sum_defender += d_total - state.window_defender[:, slot]
-    state.window_sum_attacker += a_loss - state.window_attacker[:, slot]
+    state.window_sum_defender -= state.window_defender[:, slot]
+    state.window_sum_defender += d_total
+    state.window_sum_attacker -= state.window_attacker[:, slot]
+    state.window_sum_attacker += a_loss
     state.window_defender[:, slot] = d_total
     state.window_attacker[:, slot] = a_loss
     state.step_count += 1
     # --- reinforcements (none once the withdrawal has begun) ---------------------------------
     d_side, a_side = sc.defender, sc.attacker
     staying = t + dt <= w_start + EPS
+    everyone_staying = bool(staying.all())
     strength, quality, reserves = rules.reinforce(
         state.defender,
         state.defender_quality,
@@ -284,9 +315,16 @@ def combat_step(
         d_side.replacement_quality,
         dt,
     )
-    state.defender = np.where(staying, strength, state.defender)
-    state.defender_quality = np.where(staying, quality, state.defender_quality)
-    state.defender_reserves = np.where(staying, reserves, state.defender_reserves)
+    if everyone_staying:
+        state.defender, state.defender_quality, state.defender_reserves = (
+            strength,
+            quality,
+            reserves,
+        )
+    else:
+        state.defender = np.where(staying, strength, state.defender)
+        state.defender_quality = np.where(staying, quality, state.defender_quality)
+        state.defender_reserves = np.where(staying, reserves, state.defender_reserves)
     state.attacker, state.attacker_quality, state.attacker_reserves = rules.reinforce(
         state.attacker,
         state.attacker_quality,
@@ -304,13 +342,18 @@ def combat_step(
             state.defender * state.defender_quality * supply_eff,  # after the step's losses
             params.attacker_share,
             params.defender_share,
-            sector_mult,
+            params.fortified,
+            fort,
         )
         cv = sc.advance.noise_cv
         shape = (n, params.n_sectors)
-        noise = streams.gamma(rng.ADVANCE, 1.0 / cv**2, cv**2, shape) if cv > 0 else np.ones(shape)
+        noise = (
+            streams.gamma(rng.ADVANCE, 1.0 / cv**2, cv**2, shape)
+            if cv > 0
+            else np.ones(shape, order="F")
+        )
         if sc.advance.campaign_cv > 0:
-            noise = noise * state.tempo[:, None]
+            noise *= state.tempo[:, None]
         state.control = rules.advance_control(
             state.control,
             ratio,
@@ -321,7 +364,10 @@ def combat_step(
             noise,
         )
     update_routes(state, params)
-    state.route_open_days += (~state.cut) * dt
+    if dt == 1.0:
+        state.route_open_days += ~state.cut
+    else:
+        state.route_open_days += (~state.cut) * dt
     # --- consumption ---------------------------------------------------------------------------
     per_person = sc.supply.consumption_tonnes_per_person_day
     if per_person > 0:
@@ -333,7 +379,11 @@ def combat_step(
 def check_finite(state: SiegeState, day: float) -> None:
     """Raise :class:`ModelError` if forces or their quality left the range of floating point
     (parameters too extreme to simulate), rather than go on with inf or NaN."""
-    for name in ("defender", "attacker", "defender_quality", "attacker_quality"):
+    names = ("defender", "attacker", "defender_quality", "attacker_quality")
+    # one sum per array: finite sums (the usual case) mean finite values
+    if all(math.isfinite(getattr(state, name).sum()) for name in names):
+        return
+    for name in names:
         values = getattr(state, name)
         if not np.isfinite(values).all():
             bad = values[~np.isfinite(values)][0]
@@ -368,19 +418,24 @@ def convoy_arrives(
     route: int,
     streams: Streams,
     threshold: F64 | None = None,
+    count: int = 1,
 ) -> None:
-    """One convoy on route ``route`` reaches (or fails to reach) every running replication.
+    """``count`` convoys on route ``route`` reach (or fail to reach) every running
+    replication, one uniform draw each from the route's stream.
 
-    ``threshold`` is the route's row of :func:`convoy_thresholds` if the engine has it."""
-    if state.n == 0:
+    ``threshold`` is the route's row of :func:`convoy_thresholds` if the engine has it.
+    Several convoys may be delivered at once when nothing reads the stockpile between their
+    arrivals: the stockpile's cap at storage gives the same result (loads are never
+    negative)."""
+    if state.n == 0 or count <= 0:
         return
     if threshold is None:
         threshold = rules.convoy_threshold(state.cut[:, route], state.interdiction[:, route])
-    uniform = streams.random(rng.CONVOYS + route, (state.n,))
+    uniform = streams.random_rows(rng.CONVOYS + route, count, state.n)
     delivered = rules.convoy_deliveries(uniform, threshold, float(params.convoy_load[route]))
     storage = params.scenario.supply.storage_tonnes
     stock = state.stockpile + delivered
-    state.stockpile = np.minimum(stock, storage) if math.isfinite(storage) else stock
+    state.stockpile = np.minimum(stock, storage, out=stock) if math.isfinite(storage) else stock
 
 
 def review(state: SiegeState, params: ModelParams, day: float) -> None:
@@ -389,7 +444,7 @@ def review(state: SiegeState, params: ModelParams, day: float) -> None:
     if state.n == 0 or not params.triggers:
         return
     policy = params.scenario.policy
-    fired = np.zeros((state.n, len(params.triggers)), dtype=bool)
+    fired = np.zeros((state.n, len(params.triggers)), dtype=bool, order="F")
     for j, trig in enumerate(params.triggers):
         fired[:, j] = rules.compare(
             measure(trig.measure, state, params, day), trig.op, trig.threshold
@@ -479,11 +534,11 @@ def days_held(reason: NDArray[np.int8], end_day: F64, order_day: F64, horizon: f
 def observation_specs(params: ModelParams) -> list[MeasureSpec]:
     """The per-day measures recorded as percentile bands and sample trajectories."""
     specs = [
-        MeasureSpec("defender_strength", "personnel", "log", 1.0, 1e8, 1600),
-        MeasureSpec("attacker_strength", "personnel", "log", 1.0, 1e8, 1600),
-        MeasureSpec("exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200),
-        MeasureSpec("rolling_exchange_ratio", "attacker/defender losses", "log", 1e-3, 1e3, 1200),
-        MeasureSpec("days_of_supply", "days", "log", 1e-2, 1e4, 1200),
+        MeasureSpec.log("defender_strength", "personnel", 1.0, 2.0**27),  # to 1.3e8
+        MeasureSpec.log("attacker_strength", "personnel", 1.0, 2.0**27),
+        MeasureSpec.log("exchange_ratio", "attacker/defender losses", 2.0**-10, 2.0**10),
+        MeasureSpec.log("rolling_exchange_ratio", "attacker/defender losses", 2.0**-10, 2.0**10),
+        MeasureSpec.log("days_of_supply", "days", 2.0**-7, 2.0**14),  # 0.008 to 16384
         MeasureSpec("routes_open", "routes", "count", 0, params.n_routes, params.n_routes + 1),
         MeasureSpec("encirclement_threat", "0..1", "linear", 0.0, 1.0, 1000),
     ]

@@ -8,11 +8,22 @@ and ``(n, s)`` / ``(n, r)`` for one per sector / route.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+
+
+def outer(per_replication: FloatArray, per_item: FloatArray) -> FloatArray:
+    """``per_replication[:, None] * per_item[None, :]``, shape ``(n, k)``, column-major.
+
+    Two-dimensional arrays over replications are kept column-major (one contiguous column
+    per sector or route): numpy's elementwise and row-wise operations on ``(n, k)`` arrays
+    with small ``k`` run several times faster in that layout."""
+    return np.asarray((per_item[:, None] * per_replication[None, :]).T, dtype=np.float64)
 
 # End reasons, in the order of precedence when several happen in the same step.
 END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated")
@@ -43,6 +54,12 @@ def attrition_rates(
         both = attacker * defender
         return attacker_fire * both, defender_fire * both
     if law == "helmbold":
+        if attacker.size and min(attacker.min(), defender.min()) >= 1e-300:  # both sides present
+            d_rate = attacker_fire * attacker
+            d_rate *= (defender / attacker) ** (1.0 - exponent)
+            a_rate = defender_fire * defender
+            a_rate *= (attacker / defender) ** (1.0 - exponent)
+            return d_rate, a_rate
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(attacker > 0, defender / np.maximum(attacker, 1e-300), 0.0)
             d_rate = (
@@ -56,7 +73,8 @@ def attrition_rates(
 
 def clip_losses(drawn: FloatArray, present: FloatArray) -> FloatArray:
     """Losses as drawn, but never negative and never more than the personnel present."""
-    return np.minimum(np.maximum(drawn, 0.0), np.floor(present))
+    out = np.maximum(drawn, 0.0)
+    return np.minimum(out, np.floor(present), out=out)
 
 
 # ------------------------------------------------------------------------------------------
@@ -80,7 +98,9 @@ def reinforce(
     personnel-weighted mean, so the force's effectiveness falls as the trained pool runs dry
     and replacements make up more of it. Units: persons, persons/day, days.
     """
-    trained = np.minimum(rate * dt, reserves)
+    step = rate * dt
+    # a scalar when the pool covers every replication's step (the usual case)
+    trained = step if reserves.size and reserves.min() >= step else np.minimum(step, reserves)
     return add_personnel(
         strength,
         quality,
@@ -102,12 +122,14 @@ def add_personnel(
     reserves: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Merge arriving personnel into a force, keeping its personnel-weighted mean quality."""
-    total = strength + trained + replacements
-    power = (
-        strength * quality
-        + np.multiply(trained, trained_quality)
-        + np.multiply(replacements, replacement_quality)
+    total = strength + (trained + replacements)
+    power = strength * quality
+    power += np.multiply(trained, trained_quality) + np.multiply(
+        replacements, replacement_quality
     )
+    if np.ndim(total) and total.size and total.min() > 0:  # the usual case: nobody left empty
+        power /= total
+        return total, power, reserves
     with np.errstate(invalid="ignore", divide="ignore"):
         new_quality = np.where(total > 0, power / np.where(total > 0, total, 1.0), quality)
     return total, new_quality, reserves
@@ -128,14 +150,20 @@ def fortification_multiplier(
 
     ``1 + (multiplier - 1) * (1 - town_control)**erosion_exponent * exp(-decay_per_day * day)``.
     """
-    held = np.clip(1.0 - town_control, 0.0, 1.0)
-    return 1.0 + (multiplier - 1.0) * held**erosion_exponent * np.exp(-decay_per_day * day)
+    held = np.subtract(1.0, town_control)
+    np.clip(held, 0.0, 1.0, out=held)
+    out = np.power(held, erosion_exponent, out=held)
+    out *= (multiplier - 1.0) * np.exp(-decay_per_day * day)
+    out += 1.0
+    return out
 
 
 def days_of_supply(stockpile: FloatArray, personnel: FloatArray, per_person: float) -> FloatArray:
     """Stockpile over daily consumption (days), shape ``(n,)``; inf when nothing is consumed."""
     need = personnel * per_person
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if need.size and need.min() > 0:  # the usual case
+            return np.asarray(stockpile / need, dtype=np.float64)
         return np.where(need > 0, stockpile / np.where(need > 0, need, 1.0), np.inf)
 
 
@@ -166,15 +194,22 @@ def local_force_ratio(
     defender_power: FloatArray,
     attacker_share: FloatArray,
     defender_share: FloatArray,
-    defender_sector_multiplier: FloatArray,
+    fortified: BoolArray,
+    fortification: FloatArray,
 ) -> FloatArray:
     """Effective force ratio (attacker over defender) in each sector, shape ``(n, s)``.
 
     ``*_power`` are personnel times effectiveness ``(n,)``; shares are normalised efforts
-    ``(s,)``; the sector multiplier (fortification where it applies) is ``(n, s)``.
+    ``(s,)``; the defender's power is multiplied by ``fortification`` ``(n,)`` in the
+    ``fortified`` sectors ``(s,)``.
     """
-    att = attacker_power[:, None] * attacker_share[None, :]
-    dfd = defender_power[:, None] * defender_share[None, :] * defender_sector_multiplier
+    att = outer(attacker_power, attacker_share)
+    dfd = outer(defender_power, defender_share)
+    for j in np.flatnonzero(fortified):
+        dfd[:, j] *= fortification
+    if dfd.size == 0 or dfd.min() > 0:  # the usual case: every sector defended
+        att /= dfd
+        return att
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = att / np.where(dfd > 0, dfd, 1.0)
     return np.where(dfd > 0, ratio, np.where(att > 0, np.inf, 1.0))
@@ -195,11 +230,26 @@ def advance_control(
     ``noise`` is a mean-one multiplier ``(n, s)``. Gains scale with ground left to take,
     losses with ground held.
     """
-    with np.errstate(divide="ignore"):
-        drive = np.tanh(sensitivity * np.log(np.maximum(force_ratio, 1e-300) / parity))
-    delta = rate[None, :] * drive * dt * noise
-    gain = np.where(delta > 0, delta * (1.0 - control), delta * control)
-    return np.clip(control + gain, 0.0, 1.0)
+    # drive = tanh(sensitivity * log(ratio / parity)); delta = rate * drive * dt * noise;
+    # computed in place in one array (this runs on every sector of every replication daily)
+    x = np.maximum(force_ratio, 1e-300)
+    x /= parity
+    if sensitivity == 1.0:  # tanh(ln x) = 1 - 2 / (x**2 + 1): no log or tanh needed
+        with np.errstate(over="ignore"):
+            np.square(x, out=x)
+        x += 1.0
+        np.divide(-2.0, x, out=x)
+        x += 1.0
+    else:
+        with np.errstate(divide="ignore"):
+            np.log(x, out=x)
+        x *= sensitivity
+        np.tanh(x, out=x)
+    x *= (rate * dt)[None, :]
+    x *= noise  # x is now delta
+    x *= np.where(x > 0, 1.0 - control, control)  # the gain
+    x += control
+    return np.clip(x, 0.0, 1.0, out=x)
 
 
 # ------------------------------------------------------------------------------------------
@@ -209,22 +259,23 @@ def advance_control(
 def adjacent_control(control: FloatArray, adjacency: BoolArray) -> FloatArray:
     """Highest attacker control among each route's adjacent sectors, shape ``(n, r)``.
 
-    ``adjacency`` is ``(r, s)``; a route with no adjacent sector has control 0.
+    ``adjacency`` is ``(r, s)``; a route with no adjacent sector has control 0 (control is
+    a fraction in [0, 1]).
     """
     if control.shape[1] == 0 or adjacency.shape[0] == 0:
-        return np.zeros((control.shape[0], adjacency.shape[0]))
+        return np.zeros((control.shape[0], adjacency.shape[0]), order="F")
     # one column reduction per route instead of an (n, r, s) masked array: same values
     # (the masked form takes the maximum with 0 over non-adjacent sectors), a fraction of
     # the memory traffic
-    out = np.zeros((control.shape[0], adjacency.shape[0]))
+    out = np.empty((control.shape[0], adjacency.shape[0]), order="F")
     for j in range(adjacency.shape[0]):
         cols = np.flatnonzero(adjacency[j])
         if cols.size == 0:
+            out[:, j] = 0.0
             continue
-        best = control[:, cols[0]] if cols.size == 1 else control[:, cols].max(axis=1)
-        if cols.size < adjacency.shape[1]:
-            best = np.maximum(best, 0.0)
-        out[:, j] = best
+        out[:, j] = control[:, cols[0]]
+        for c in cols[1:]:
+            np.maximum(out[:, j], control[:, c], out=out[:, j])
     return out
 
 
@@ -250,10 +301,16 @@ def convoy_threshold(cut: BoolArray, interdiction: FloatArray) -> FloatArray:
     return np.where(cut, 2.0, interdiction)
 
 
-def convoy_deliveries(uniform: FloatArray, threshold: FloatArray, load_tonnes: float) -> FloatArray:
-    """Tonnes one convoy delivers on each replication, ``(n,)``: its load where it gets
-    through, nothing where it is lost or its route is cut."""
-    return np.where(uniform >= threshold, load_tonnes, 0.0)
+def convoy_deliveries(
+    uniform: NDArray[np.floating[Any]], threshold: FloatArray, load_tonnes: float
+) -> FloatArray:
+    """Tonnes delivered on each replication, ``(n,)``, by convoys whose uniform draws are the
+    rows of ``uniform`` ``(k, n)`` (or one convoy, ``(n,)``): the load of each convoy that
+    gets through; nothing for one that is lost or whose route is cut."""
+    through = uniform >= threshold
+    if through.ndim == 1:
+        return np.where(through, load_tonnes, 0.0)
+    return np.asarray(through.sum(axis=0) * load_tonnes, dtype=np.float64)
 
 
 def open_capacity_fraction(
@@ -263,8 +320,14 @@ def open_capacity_fraction(
     total = capacity.sum()
     if total <= 0:
         return np.zeros(cut.shape[0])
-    through = np.where(cut, 0.0, (1.0 - interdiction)) * capacity[None, :]
-    return through.sum(axis=1) / total
+    through = 1.0 - interdiction
+    through *= ~cut
+    # weighted sum of the columns (no matrix product: BLAS may start threads for it)
+    weights = capacity / total
+    out = through[:, 0] * weights[0]
+    for j in range(1, weights.shape[0]):
+        out += through[:, j] * weights[j]
+    return out
 
 
 def encirclement_threat(
