@@ -119,8 +119,37 @@ class BandAccumulator:
         self.bins = max(s.bins for s in specs) if specs else 1
         # int32: a (day, bin) count never exceeds the replications of one run
         self._counts: NDArray[np.int32] | None = self._zeros()
-        self._sparse: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None
+        self._sparse: tuple[NDArray[np.integer[Any]], NDArray[np.int32]] | None = None
         self.n_active = np.zeros(n_days + 1, dtype=np.int64)
+
+    @classmethod
+    def from_sparse(
+        cls,
+        specs: list[MeasureSpec],
+        n_days: int,
+        index: NDArray[np.integer[Any]],
+        values: NDArray[np.int32],
+        n_active: NDArray[np.int64],
+    ) -> BandAccumulator:
+        """An accumulator from the non-empty bins of :meth:`sparse` (made dense only when
+        its counts are read; merging it into another touches only those bins)."""
+        acc = cls.__new__(cls)
+        acc.specs = specs
+        acc.n_days = n_days
+        acc.bins = max(s.bins for s in specs) if specs else 1
+        acc.n_active = np.array(n_active, dtype=np.int64)
+        acc._counts = None
+        acc._sparse = (index, values)
+        return acc
+
+    def sparse(self) -> tuple[NDArray[np.integer[Any]], NDArray[np.int32]]:
+        """The non-empty bins: flat indices into :attr:`counts` and their counts (how blocks
+        travel between processes)."""
+        if self._sparse is not None:
+            return self._sparse
+        flat = self.counts.reshape(-1)
+        index = np.flatnonzero(flat)
+        return index, flat[index]
 
     def _zeros(self) -> NDArray[np.int32]:
         return np.zeros((len(self.specs), self.n_days + 1, self.bins), dtype=np.int32)
@@ -138,30 +167,16 @@ class BandAccumulator:
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle sparsely: most bins are empty, and blocks travel between processes."""
-        if self._sparse is not None:
-            index, values = self._sparse
-        else:
-            flat = self.counts.reshape(-1)
-            index = np.flatnonzero(flat).astype(np.int64)
-            values = flat[index]
-        return {
-            "specs": self.specs,
-            "n_days": self.n_days,
-            "bins": self.bins,
-            "n_active": self.n_active,
-            "index": index,
-            "values": values,
-        }
+        index, values = self.sparse()
+        return {"specs": self.specs, "n_days": self.n_days, "n_active": self.n_active,
+                "index": index, "values": values}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Stay sparse until the counts are needed: merging a sparse block into a run's
-        accumulator then touches only its non-empty bins."""
-        self.specs = state["specs"]
-        self.n_days = state["n_days"]
-        self.bins = state["bins"]
-        self.n_active = state["n_active"]
-        self._counts = None
-        self._sparse = (state["index"], state["values"])
+        """Stay sparse until the counts are needed (see :meth:`from_sparse`)."""
+        made = self.from_sparse(
+            state["specs"], state["n_days"], state["index"], state["values"], state["n_active"]
+        )
+        self.__dict__.update(made.__dict__)
 
     def add(self, day: int, values: list[NDArray[np.float64]]) -> None:
         """Add the values of every measure on one day (one array ``(n,)`` per measure)."""
@@ -185,7 +200,7 @@ class BandAccumulator:
         """Add another accumulator's counts (same specs and days)."""
         if other._sparse is not None:
             index, values = other._sparse
-            self.counts.reshape(-1)[index] += values  # each index once
+            self.counts.reshape(-1)[index] += values  # each index once (see sparse())
         else:
             np.add(self.counts, other.counts, out=self.counts)
         self.n_active += other.n_active

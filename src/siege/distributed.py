@@ -67,11 +67,9 @@ class BlockOutput:
 
     def accumulator(self, template: BandAccumulator) -> BandAccumulator:
         """The block's band histograms as an accumulator like ``template`` (specs, days)."""
-        acc = BandAccumulator(template.specs, template.n_days)
-        flat = acc.counts.reshape(-1)
-        flat[self.band_index] = self.band_count
-        acc.n_active[:] = self.n_active
-        return acc
+        return BandAccumulator.from_sparse(
+            template.specs, template.n_days, self.band_index, self.band_count, self.n_active
+        )
 
 
 @dataclass(frozen=True)
@@ -83,13 +81,12 @@ class BlockFailure:
 
 def compact(point: int, block: BlockResult) -> BlockOutput:
     """A block result in transfer form (sparse histograms: a few MB instead of tens)."""
-    counts = block.bands.counts
-    flat = counts.reshape(-1)
-    index = np.flatnonzero(flat).astype(np.int32)  # fewer than 2**31 bins
-    shape = (int(counts.shape[0]), int(counts.shape[1]), int(counts.shape[2]))
+    bands = block.bands
+    index, count = bands.sparse()
+    shape = (len(bands.specs), bands.n_days + 1, bands.bins)
     return BlockOutput(
         point=point, first=block.first, n=block.n, table=block_table(block), band_shape=shape,
-        band_index=index, band_count=flat[index],
+        band_index=index.astype(np.int32), band_count=count,  # fewer than 2**31 bins
         n_active=block.bands.n_active.copy(), sample_ids=block.sample_ids,
         samples=block.samples,
     )

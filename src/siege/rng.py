@@ -92,12 +92,6 @@ class BatchStreams:
             out[s0:s1] = draw(self._gen(block, mechanism), s0, s1)
         return out
 
-    def random(self, mechanism: int, shape: tuple[int, ...]) -> NDArray[np.float64]:
-        """Uniform [0, 1) variates of the given shape (first axis: running replications)."""
-        out = np.empty(shape, order="F")
-        tail = shape[1:]
-        return self._each(mechanism, out, lambda g, a, b: g.random((b - a, *tail)))
-
     def random_rows(self, mechanism: int, rows: int, n: int) -> NDArray[np.float32]:
         """Uniform [0, 1) variates ``(rows, n)`` in single precision (24 bits), one row per
         event on the ``n`` running replications (convoys)."""
@@ -190,12 +184,6 @@ class ReplicationStreams:
         self._uniform[mechanism] = (buf, i + 1)
         return float(buf[i])
 
-    def random(self, mechanism: int, shape: tuple[int, ...]) -> NDArray[np.float64]:
-        """Uniform [0, 1) variates of the given shape (chunked when one is asked for)."""
-        if shape == (1,):
-            return np.array([self.uniform(mechanism)])
-        return self._gen(mechanism).random(shape)
-
     def random_rows(self, mechanism: int, rows: int, n: int) -> NDArray[np.float64]:
         """Uniform [0, 1) variates ``(rows, 1)`` (chunked), one row per event."""
         if n != 1:
@@ -232,7 +220,6 @@ class ReplicationStreams:
 class Streams(Protocol):
     """Where model transitions get random variates (first axis: running replications)."""
 
-    def random(self, mechanism: int, shape: tuple[int, ...]) -> NDArray[np.float64]: ...
     def random_rows(self, mechanism: int, rows: int, n: int) -> NDArray[np.floating[Any]]: ...
     def poisson(self, mechanism: int, lam: NDArray[np.float64]) -> NDArray[np.float64]: ...
     def gamma(

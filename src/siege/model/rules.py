@@ -307,9 +307,7 @@ def convoy_deliveries(
     """Tonnes delivered on each replication, ``(n,)``, by convoys whose uniform draws are the
     rows of ``uniform`` ``(k, n)`` (or one convoy, ``(n,)``): the load of each convoy that
     gets through; nothing for one that is lost or whose route is cut."""
-    through = uniform >= threshold
-    if through.ndim == 1:
-        return np.where(through, load_tonnes, 0.0)
+    through = np.atleast_2d(uniform >= threshold)
     return np.asarray(through.sum(axis=0) * load_tonnes, dtype=np.float64)
 
 
