@@ -1,15 +1,18 @@
 """Sweep throughput: a 64-point Latin hypercube of bakhmut, 2000 replications per point, run
 with 1 and 2 local worker processes and on a 2-worker Dask LocalCluster (loopback).
 
-    python benchmarks/bench_sweep.py [--points 64] [--replications 2000]
+    python benchmarks/bench_sweep.py [--points 64] [--replications 2000] [--repeat 3]
 
 Prints wall times and speed-ups (targets: 2 workers >= 1.7x one worker; the Dask path no more
-than 15 % slower than 2 local processes) and checks that the three stores are identical.
+than 15 % slower than 2 local processes), as medians of interleaved rounds, and checks that the
+stores are identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,10 +77,15 @@ def run_one(config: str, sweep_path: Path, out: Path) -> float:
     return timed(sweep_path, out, LocalExecutor(1 if config == "local1" else 2))
 
 
+CONFIGS = ("local1", "local2", "dask2")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=64)
     parser.add_argument("--replications", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of all configurations, interleaved; medians are printed")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: one configuration
     parser.add_argument("--sweep", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -85,33 +93,44 @@ def main() -> None:
     if args.run:
         print(f"{run_one(args.run, args.sweep, args.out):.3f}")
         return
-    walls: dict[str, float] = {}
+    walls: dict[str, list[float]] = {c: [] for c in CONFIGS}
+    same = True
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path = folder / "sweep.toml"
         path.write_text(SWEEP.format(base=ROOT / "scenarios" / "bakhmut.toml",
                                      replications=args.replications, points=args.points))
         # each configuration in a fresh process, as a user runs `siege sweep`; the cluster is
-        # started before the clock, as a standing cluster would be
-        for config in ("local1", "local2", "dask2"):
-            proc = subprocess.run(
-                [sys.executable, __file__, "--run", config, "--sweep", str(path),
-                 "--out", str(folder / config)],
-                capture_output=True, text=True, check=True,
-            )
-            walls[config] = float(proc.stdout.strip().splitlines()[-1])
-        same = (files_of(folder / "local1") == files_of(folder / "local2")
-                == files_of(folder / "dask2"))
-    one, two, dask = walls["local1"], walls["local2"], walls["dask2"]
+        # started before the clock, as a standing cluster would be. Rounds interleave the
+        # configurations, so that a slow spell of a shared machine falls on all of them.
+        for r in range(args.repeat):
+            for config in CONFIGS:
+                out = folder / f"{config}-{r}"
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--run", config, "--sweep", str(path),
+                     "--out", str(out)],
+                    capture_output=True, text=True, check=True,
+                )
+                walls[config].append(float(proc.stdout.strip().splitlines()[-1]))
+            reference = files_of(folder / f"local1-{r}")
+            same = same and all(files_of(folder / f"{c}-{r}") == reference for c in CONFIGS)
+            for config in CONFIGS:
+                shutil.rmtree(folder / f"{config}-{r}")
+    med = {c: statistics.median(w) for c, w in walls.items()}
+    one, two = med["local1"], med["local2"]
     n = args.points * args.replications
     print(f"sweep: {args.points}-point LHS of bakhmut, {args.replications} replications/point "
-          f"({n:,} replications)")
-    print(f"  local, 1 worker      {one:7.1f} s   {n / one:8,.0f} rep/s   1.00x")
-    print(f"  local, 2 workers     {two:7.1f} s   {n / two:8,.0f} rep/s   {one / two:.2f}x")
-    print(f"  dask, 2-worker local {dask:7.1f} s   {n / dask:8,.0f} rep/s   {one / dask:.2f}x"
-          f"   ({(dask / two - 1) * 100:+.0f} % vs 2 local workers)")
+          f"({n:,} replications); median of {args.repeat} interleaved rounds [min-max]")
+    labels = {"local1": "local, 1 worker", "local2": "local, 2 workers",
+              "dask2": "dask, 2-worker local"}
+    for config in CONFIGS:
+        wall = med[config]
+        line = (f"  {labels[config]:20s} {wall:7.1f} s [{min(walls[config]):.1f}-"
+                f"{max(walls[config]):.1f}]  {n / wall:7,.0f} rep/s   {one / wall:.2f}x")
+        if config == "dask2":
+            line += f"   ({(wall / two - 1) * 100:+.0f} % vs 2 local workers)"
+        print(line)
     print(f"  stores identical: {same}")
-
 
 if __name__ == "__main__":
     main()

@@ -21,9 +21,9 @@ distributed = pytest.importorskip("distributed")
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 SWEEP = f'scenario = "{BAKHMUT}"\n' + """
-replications = 1100
+replications = 4200
 seed = 9
-block_size = 1024
+block_size = 4096
 [fixed]
 "simulation.horizon_days" = 60
 [design]
@@ -76,15 +76,15 @@ def test_cli_sweep_and_simulate_take_a_scheduler(cluster: str, tmp_path: Path) -
     assert "3/3 points done, 0 failed" in proc.stderr
     out = tmp_path / "r.parquet"
     proc = subprocess.run(
-        [sys.executable, "-m", "siege", "simulate", str(BAKHMUT), "-n", "2100",
-         "--set", "simulation.horizon_days=60", "--block-size", "1024", "--out", str(out),
+        [sys.executable, "-m", "siege", "simulate", str(BAKHMUT), "-n", "8300",
+         "--set", "simulation.horizon_days=60", "--block-size", "4096", "--out", str(out),
          "--scheduler", cluster, "--json"], capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     import pyarrow.parquet as pq
 
     scenario = load_scenario(BAKHMUT, {"simulation.horizon_days": 60})
-    local = simulate(scenario, replications=2100, workers=1)
+    local = simulate(scenario, replications=8300, workers=1)
     table = pq.read_table(out)
     for name, values in local.columns.items():
         np.testing.assert_array_equal(table.column(name).to_numpy(), values, err_msg=name)
@@ -92,9 +92,9 @@ def test_cli_sweep_and_simulate_take_a_scheduler(cluster: str, tmp_path: Path) -
 
 def test_simulate_on_a_cluster_equals_local_run(cluster: str) -> None:
     scenario = load_scenario(BAKHMUT, {"simulation.horizon_days": 40})
-    here = simulate(scenario, replications=2048, workers=1)
-    there = simulate(scenario, replications=2048, block_size=1024, scheduler=cluster)
-    assert there.completed == 2048 and not there.partial
+    here = simulate(scenario, replications=8192, workers=1)
+    there = simulate(scenario, replications=8192, block_size=4096, scheduler=cluster)
+    assert there.completed == 8192 and not there.partial
     np.testing.assert_array_equal(here.end_reason, there.end_reason)
     for name, values in here.columns.items():
         np.testing.assert_array_equal(there.columns[name], values, err_msg=name)

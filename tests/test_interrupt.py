@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from siege.montecarlo import simulate
 from siege.results import read_results
+from siege.rng import STREAM_BLOCK
 from siege.scenario import load_scenario
 
 from conftest import SCENARIOS
@@ -32,6 +33,8 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as in a terminal, whatever this test runner inherited (a background job ignores it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -62,7 +65,8 @@ def test_ctrl_c_leaves_valid_partial_file_of_finished_blocks(tmp_path: Path) -> 
     out = tmp_path / "run.parquet"
     inprogress = tmp_path / "run.parquet.inprogress"
     proc = start_cli(
-        str(BAKHMUT), "-n", "400000", "--workers", "2", "--block-size", "2048", "--out", str(out)
+        str(BAKHMUT), "-n", "400000", "--workers", "2", "--block-size", str(STREAM_BLOCK),
+        "--out", str(out)
     )
     try:
         wait_for(lambda: inprogress.exists() and inprogress.stat().st_size > 0)
@@ -91,9 +95,10 @@ def test_ctrl_c_leaves_valid_partial_file_of_finished_blocks(tmp_path: Path) -> 
 
 def test_killed_worker_is_reported_and_its_block_rerun(tmp_path: Path) -> None:
     out = tmp_path / "run.parquet"
-    n = 12288
+    n = 10 * STREAM_BLOCK  # five blocks a worker: both still busy when one is killed
     proc = start_cli(
-        str(BAKHMUT), "-n", str(n), "--workers", "2", "--block-size", "2048", "--out", str(out)
+        str(BAKHMUT), "-n", str(n), "--workers", "2", "--block-size", str(STREAM_BLOCK),
+        "--out", str(out)
     )
     try:
         wait_for(lambda: len(workers_of(proc.pid)) >= 2)

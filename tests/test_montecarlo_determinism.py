@@ -10,6 +10,7 @@ import pytest
 
 from siege.montecarlo import plan_blocks, simulate
 from siege.results import read_metadata
+from siege.rng import STREAM_BLOCK
 from siege.scenario import Scenario, load_scenario
 
 from conftest import SCENARIOS
@@ -31,9 +32,9 @@ def outcome_bytes(path: Path) -> dict[str, bytes]:
 
 
 def test_plan_blocks_covers_every_replication_once() -> None:
-    blocks = plan_blocks(10_000, 3000)
-    assert [b[0] for b in blocks] == [0, 3072, 6144, 9216]
-    assert sum(n for _, n in blocks) == 10_000
+    blocks = plan_blocks(30_000, 7000)  # rounded up to two stream blocks
+    assert [b[0] for b in blocks] == [0, 2 * STREAM_BLOCK, 4 * STREAM_BLOCK, 6 * STREAM_BLOCK]
+    assert sum(n for _, n in blocks) == 30_000
     assert plan_blocks(10, 3, granularity=1) == [(0, 3), (3, 3), (6, 3), (9, 1)]
 
 
@@ -47,24 +48,27 @@ def test_plan_blocks_share_the_work_evenly_among_workers(replications: int) -> N
     sizes = [n for _, n in blocks]
     assert firsts == [sum(sizes[:i]) for i in range(len(sizes))]
     assert sum(sizes) == replications
-    assert all(f % 1024 == 0 for f in firsts)
+    assert all(f % STREAM_BLOCK == 0 for f in firsts)
     assert len(blocks) % 2 == 0
-    assert max(sizes[:-1]) - min(sizes[:-1]) <= 1024 and sizes[-1] <= max(sizes)
+    assert max(sizes[:-1]) - min(sizes[:-1]) <= STREAM_BLOCK and sizes[-1] <= max(sizes)
     assert max(sizes) <= 65536
-    assert plan_blocks(5000, 65536, workers=2) == [(0, 5000)]  # one block: no split needed
+    assert plan_blocks(5000, 65536, workers=2) == [(0, 5000)]  # too small to be worth a split
+    # smaller than one block, but enough for both workers: split in two
+    assert plan_blocks(40000, 65536, workers=2) == [(0, 20480), (20480, 19520)]
 
 
 def test_batch_outcomes_identical_across_workers_and_block_sizes(
     bakhmut: Scenario, tmp_path: Path
 ) -> None:
-    layouts = [(1, 16384), (2, 1024), (2, 3072)]
+    layouts = [(1, 65536), (2, STREAM_BLOCK), (2, 3 * STREAM_BLOCK)]
     files = []
     for workers, block in layouts:
         path = tmp_path / f"w{workers}_b{block}.parquet"
-        simulate(bakhmut, replications=5000, seed=3, workers=workers, block_size=block, out=path)
+        simulate(bakhmut, replications=13000, seed=3, workers=workers, block_size=block,
+                 out=path)
         files.append(path)
     reference = outcome_bytes(files[0])
-    assert len(pq.read_table(files[0])) == 5000
+    assert len(pq.read_table(files[0])) == 13000
     for path in files[1:]:
         assert outcome_bytes(path) == reference, path.name
     assert read_metadata(files[1])["siege.partial"] == "false"

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from siege import simulate
+from siege.rng import STREAM_BLOCK
 from siege.scenario import scenario_from_dict
 
 from conftest import scenario_data
@@ -30,12 +31,12 @@ def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
 def test_same_seed_same_parquet_content_across_block_sizes(tmp_path: Path) -> None:
     sc = scenario_from_dict(scenario_data())
     tables = []
-    for block in (1024, 2048, 8192):
+    for block in (STREAM_BLOCK, 2 * STREAM_BLOCK, 4 * STREAM_BLOCK):
         out = tmp_path / f"b{block}.parquet"
-        simulate(sc, replications=5000, seed=11, block_size=block, out=out)
+        simulate(sc, replications=9000, seed=11, block_size=block, out=out)
         tables.append((pq.read_table(out), pq.read_table(out.with_name(f"b{block}.bands.parquet"))))
     first, first_bands = tables[0]
-    assert first.num_rows == 5000
+    assert first.num_rows == 9000
     for table, bands in tables[1:]:
         assert _same(table, first)
         assert _same(bands, first_bands)

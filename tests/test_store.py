@@ -23,9 +23,9 @@ from siege.sweep import SweepError, design, load_sweep, point_scenarios, run_swe
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
 SWEEP = """
-replications = 1100
+replications = 4200
 seed = 4
-block_size = 1024
+block_size = 4096
 [fixed]
 "simulation.horizon_days" = {horizon}
 [design]
@@ -74,7 +74,7 @@ def test_outcomes_read_in_one_call_by_pyarrow_pandas_polars_and_duckdb(store: Pa
     import pandas as pd
     import polars as pl
 
-    expected = {0: 1100, 1: 1100, 2: 1100}
+    expected = {0: 4200, 1: 4200, 2: 4200}
     table = read_outcomes(store)
     counts = dict(zip(*np.unique(table.column("point").to_numpy(), return_counts=True),
                       strict=True))
@@ -98,7 +98,7 @@ def test_point_outcomes_equal_simulate_of_the_point_scenario(store: Path) -> Non
     man = json.loads((store / "manifest.json").read_text())
     spec = load_sweep(man["sweep_file"])
     point = point_scenarios(spec, design(spec))[2]
-    direct = simulate(point.scenario, workers=1)  # one 16384-replication block, not 1024s
+    direct = simulate(point.scenario, workers=1)  # one block, not the store's 4096s
     part = pq.ParquetDataset(store / "outcomes" / "point=2").read().sort_by("replication")
     for name, values in direct.columns.items():
         np.testing.assert_array_equal(part.column(name).to_numpy(), values, err_msg=name)

@@ -21,9 +21,9 @@ def write_sweep(folder: Path, body: str, name: str = "sweep.toml") -> Path:
 
 
 LHS = """
-replications = 1100
+replications = 4200
 seed = 4
-block_size = 1024
+block_size = 4096
 [fixed]
 "simulation.horizon_days" = 60
 [design]
@@ -105,7 +105,7 @@ def test_sobol_points_must_be_a_power_of_two(tmp_path: Path) -> None:
         (("low = 50", "low = -5"), "log scale needs low > 0"),
         (('method = "lhs"', 'method = "halton"'), "design.method"),
         (("high = 60000", "high = 10000"), "must be below high"),
-        (("replications = 1100", "replications = 0"), "replications"),
+        (("replications = 4200", "replications = 0"), "replications"),
     ],
 )
 def test_bad_sweep_values_name_the_key(tmp_path: Path, change: tuple[str, str],

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from siege.allocator import block_allocator
 from siege.bands import BandAccumulator
 from siege.engines import run_block
 from siege.engines.base import BlockResult
@@ -93,8 +94,11 @@ def compact(point: int, block: BlockResult) -> BlockOutput:
 
 
 def run_task(task: BlockTask) -> BlockOutput:
-    """Run one block task (in whatever process or cluster worker holds it)."""
-    return compact(task.point, run_block(task.engine, task.scenario, task.first, task.n))
+    """Run one block task (in whatever process or cluster worker holds it), with the C
+    allocator's thresholds raised for the block where the host pinned them low (Dask's
+    nanny does: see :mod:`siege.allocator`)."""
+    with block_allocator():
+        return compact(task.point, run_block(task.engine, task.scenario, task.first, task.n))
 
 
 def _run_task_safely(task: BlockTask) -> BlockOutput | BlockFailure:

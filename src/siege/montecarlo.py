@@ -1,6 +1,6 @@
 """The Monte Carlo runner: blocks of replications, executors, streaming of results.
 
-Replications are split into blocks (a whole number of 1024-replication random-stream blocks);
+Replications are split into blocks (whole random-stream blocks, see :mod:`siege.rng`);
 each block is run by an engine in this process or in worker processes, and its results are
 streamed to the results file in replication order as blocks finish. Results depend only on
 the scenario and its seed, not on the block size or the number of workers.
@@ -44,15 +44,17 @@ def plan_blocks(
     replications: int, block_size: int, granularity: int = STREAM_BLOCK, workers: int = 1
 ) -> list[tuple[int, int]]:
     """(first, n) of each block; the block size is rounded up to a whole number of
-    ``granularity`` replications (the batch engine's 1024-replication stream blocks).
+    ``granularity`` replications (the batch engine's stream blocks).
 
-    With several workers and more than one block, the number of blocks is rounded up to a
-    multiple of the workers and the replications spread evenly over them, so that the
-    workers finish together instead of one running a last block alone. Results do not
-    depend on the blocks."""
+    With several workers, a run of at least two units per worker gets at least one block per
+    worker, and the number of blocks is rounded up to a multiple of the workers with the
+    replications spread evenly over them, so that the workers finish together instead of one
+    running a last block alone. Results do not depend on the blocks."""
     size = max(1, -(-block_size // granularity))  # in units of granularity
     units = -(-replications // granularity)
     count = -(-units // size)
+    if workers > 1 and units >= 2 * workers:
+        count = max(count, workers)  # every worker gets a share
     if workers <= 1 or count <= 1:
         step = size * granularity
         return [(first, min(step, replications - first)) for first in range(0, replications, step)]
@@ -122,7 +124,7 @@ def simulate(
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
     ``replications`` and ``seed`` override the scenario's values; ``block_size`` (rounded up
-    to whole 1024-replication stream blocks) sets how many replications one engine run
+    to whole stream blocks, ``siege.rng.STREAM_BLOCK``) sets how many replications one engine run
     advances together, and changes nothing in the results. With
     ``out``, outcomes stream to that Parquet file (bands beside it) as blocks finish; on
     KeyboardInterrupt the file is closed with the finished blocks, marked partial, and the

@@ -152,9 +152,10 @@ class Bands:
 class ResultsWriter:
     """Streams outcome blocks to Parquet in replication order as they finish.
 
-    Rows go to ``<path>.inprogress`` as blocks complete; :meth:`close` writes the final file
-    (with its metadata, ``siege.partial`` saying whether every block finished) atomically and
-    the bands file beside it. An interrupted run thus leaves every finished block on disk.
+    Rows go to ``<path>.inprogress`` as blocks complete; :meth:`close` adds the metadata to
+    its footer (``siege.partial`` saying whether every block finished), renames it to
+    ``path`` and writes the bands file beside it. An interrupted run thus leaves every
+    finished block on disk.
     """
 
     def __init__(self, path: str | Path, scenario: Scenario, engine: str) -> None:
@@ -179,30 +180,28 @@ class ResultsWriter:
 
     def _write(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+            # no Arrow schema in the footer (the plain Parquet types read back the same), so
+            # the provenance added at close is what readers see as the schema's metadata
+            self._writer = pq.ParquetWriter(
+                self.tmp, table.schema, compression="zstd", store_schema=False
+            )
         self._writer.write_table(table)
         self.completed += table.num_rows
 
     def close(self, bands: Bands, *, partial: bool) -> None:
-        """Write the final results file and its bands file (atomically)."""
+        """Finish the results file (its provenance goes into the footer, no rewrite) and write
+        its bands file; each appears under its final name only when complete."""
         for first in sorted(self._pending):  # out-of-order blocks of an interrupted run
             self._write(self._pending.pop(first))
-        if self._writer is not None:
-            self._writer.close()
         meta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="outcomes"
         )
-        final_tmp = self.path.with_name(self.path.name + ".writing")
-        if self.tmp.exists():
-            source = pq.ParquetFile(self.tmp)
-            schema = source.schema_arrow.with_metadata(meta)
-            with pq.ParquetWriter(final_tmp, schema, compression="zstd") as writer:
-                for i in range(source.num_row_groups):
-                    writer.write_table(source.read_row_group(i).replace_schema_metadata(meta))
-            source.close()
-            os.replace(final_tmp, self.path)
-            self.tmp.unlink()
+        if self._writer is not None:
+            self._writer.add_key_value_metadata(meta)
+            self._writer.close()
+            os.replace(self.tmp, self.path)
         else:
+            final_tmp = self.path.with_name(self.path.name + ".writing")
             empty = pa.table({c: pa.array([], type=pa.float64()) for c in OUTCOME_COLUMNS})
             pq.write_table(empty.replace_schema_metadata(meta), final_tmp)
             os.replace(final_tmp, self.path)

@@ -2,7 +2,7 @@
 
 Two-dimensional draws are returned column-major, like the state (see
 :func:`siege.model.rules.outer`), with the values in the same order as drawn row by row.
-Replications are grouped in fixed stream blocks of ``STREAM_BLOCK`` (1024) by replication id.
+Replications are grouped in fixed stream blocks of ``STREAM_BLOCK`` (4096) by replication id.
 Each mechanism (defender losses, attacker losses, advance, withdrawal, each route's convoys)
 draws from its own stream, seeded ``SeedSequence(seed, spawn_key=(block, mechanism))``. A
 block's draws depend only on the seed, the block and which of its replications are still
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-STREAM_BLOCK = 1024
+STREAM_BLOCK = 4096
 MAX_MEAN = 1e15  # largest mean passed to the Poisson sampler (see negative_binomial)
 
 DEFENDER_LOSSES = 0
