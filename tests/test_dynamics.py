@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from siege import simulate
 from siege.model import dynamics
 from siege.model.params import build_params
-from siege.rng import BatchStreams
+from siege.rng import STREAM_BLOCK, BatchStreams
 from siege.scenario import scenario_from_dict
 
 from conftest import scenario_data
@@ -151,20 +153,18 @@ def test_open_route_keeps_supply_up() -> None:
     assert np.all(res.columns["supply_shortfall_days"] == 0.0)
 
 
+def one_route(interdiction: float, route: dict[str, Any] | None = None,
+              **changes: Any) -> dict[str, Any]:
+    """Scenario data with one route, ``west`` (``route`` updates it), interdicted at a fixed
+    probability, through one sector the defender holds; ``changes`` as in scenario_data."""
+    west = {"name": "west", "sectors": ["north"], "capacity_tonnes_per_day": 100.0,
+            "interdiction_base": interdiction, "interdiction_at_full_control": interdiction}
+    return scenario_data(sectors=[{"name": "north", "control": 0.0}],
+                         routes=[west | (route or {})], **changes)
+
+
 def test_interdiction_loses_convoys_at_its_probability() -> None:
-    data = scenario_data(
-        sectors=[{"name": "north", "control": 0.0}],
-        routes=[
-            {
-                "name": "west",
-                "sectors": ["north"],
-                "capacity_tonnes_per_day": 100.0,
-                "interdiction_base": 0.3,
-                "interdiction_at_full_control": 0.3,
-            }
-        ],
-    )
-    params = build_params(scenario_from_dict(data))
+    params = build_params(scenario_from_dict(one_route(0.3)))
     n = 4096
     state = dynamics.init_state(params, np.arange(n), 1.0)
     state.stockpile[:] = 0.0
@@ -181,22 +181,10 @@ def test_interdiction_loses_convoys_at_its_probability() -> None:
 def test_convoys_delivered_together_equal_convoys_delivered_one_by_one() -> None:
     """The batch engine delivers the convoys of a step in one draw per route: the same
     uniforms, in the same order, and the same stockpile (capped at storage) as one by one."""
-    data = scenario_data(
-        sectors=[{"name": "north", "control": 0.0}],
-        routes=[
-            {
-                "name": "west",
-                "sectors": ["north"],
-                "capacity_tonnes_per_day": 600.0,
-                "convoys_per_day": 6,
-                "interdiction_base": 0.4,
-                "interdiction_at_full_control": 0.4,
-            }
-        ],
-        supply={"stockpile_tonnes": 100.0, "storage_tonnes": 400.0},
-    )
+    data = one_route(0.4, {"capacity_tonnes_per_day": 600.0, "convoys_per_day": 6},
+                     supply={"stockpile_tonnes": 100.0, "storage_tonnes": 400.0})
     params = build_params(scenario_from_dict(data))
-    n = 3000  # three stream blocks, the last one partial
+    n = 2 * STREAM_BLOCK + 808  # three stream blocks, the last one partial
     one, together = (dynamics.init_state(params, np.arange(n), 1.0) for _ in range(2))
     a, b = BatchStreams(5, 0, n), BatchStreams(5, 0, n)
     rows = b.random_rows(dynamics.rng.CONVOYS, 6, n)

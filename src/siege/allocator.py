@@ -14,6 +14,7 @@ thresholds are left to glibc or the C library is not glibc.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import threading
@@ -45,7 +46,9 @@ def _pinned_trim_threshold() -> int | None:
         return None
 
 
+@functools.cache
 def _libc() -> Any:
+    """glibc, loaded once, or None where the C library is another."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
