@@ -1,7 +1,7 @@
 """The C allocator's thresholds and the batch engine: one block of bakhmut in a fresh process
 with glibc's own (dynamic) thresholds, with the trim threshold pinned as Dask's nanny pins it
 for its workers (``MALLOC_TRIM_THRESHOLD_=65536``), and pinned but run inside
-``siege.allocator.block_allocator`` (what a Dask task of siege does).
+``siege.run.allocator.block_allocator`` (what a Dask task of siege does).
 
     python benchmarks/bench_allocator.py [--sizes 2000 65536]
 
@@ -21,7 +21,7 @@ SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
 CHILD = """
 import contextlib, resource, statistics, sys, time
-from siege.allocator import block_allocator
+from siege.run.allocator import block_allocator
 from siege.engines import run_block
 from siege.scenario import load_scenario
 scenario = load_scenario(sys.argv[1])

@@ -13,7 +13,7 @@ import time
 
 from scipy import stats
 
-from siege.montecarlo import default_workers, simulate
+from siege.run.simulate import default_workers, simulate
 from siege.scenario import load_scenario
 
 

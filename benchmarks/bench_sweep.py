@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from siege.distributed import DaskExecutor, Executor, LocalExecutor
-from siege.store import DirectoryStore
-from siege.sweep import load_sweep, run_sweep
+from siege.run.executors import DaskExecutor, Executor, LocalExecutor
+from siege.run.store import DirectoryStore
+from siege.run.sweep import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = """

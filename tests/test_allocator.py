@@ -14,7 +14,7 @@ import pytest
 PROBE = """
 import ctypes
 import numpy as np
-from siege.allocator import block_allocator
+from siege.run.allocator import block_allocator
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from siege.bands import BandAccumulator, MeasureSpec
+from siege.results.bands import BandAccumulator, MeasureSpec
 
 LOG = MeasureSpec.log("strength", "personnel", 1.0, 2.0**27)
 LINEAR = MeasureSpec("control", "fraction", "linear", 0.0, 1.0, 1000)

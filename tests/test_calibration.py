@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from siege.calibration import (
+from siege.analysis.cdb90 import (
     breakpoints,
     exchange_ratio_by_posture,
     fit_helmbold_exponent,

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from siege.results import OUTCOME_COLUMNS
+from siege.results.parquet import OUTCOME_COLUMNS
 
 from conftest import SCENARIOS, run_cli, scenario_data, to_toml
 
@@ -182,7 +182,7 @@ def test_output_folder_missing(small: Path) -> None:
 def test_wilson_interval_matches_scipy() -> None:
     from scipy.stats import binomtest
 
-    from siege.summary import wilson_interval
+    from siege.results.summary import wilson_interval
 
     for count, n in ((0, 50), (7, 50), (30, 100), (100, 100)):
         ci = binomtest(count, n).proportion_ci(method="wilson")

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from siege.compare import COMPARE_MEASURES, compare, load_variants
+from siege.analysis.compare import COMPARE_MEASURES, compare, load_variants
 
 from conftest import run_cli, scenario_data, to_toml
 

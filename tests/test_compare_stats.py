@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from siege.stats import (
+from siege.analysis.stats import (
     anderson_ksample,
     bootstrap_difference,
     bootstrap_interval,
@@ -22,7 +22,7 @@ from siege.stats import (
     replications_needed,
     two_sample_tests,
 )
-from siege.summary import wilson_interval
+from siege.results.summary import wilson_interval
 
 
 @pytest.mark.parametrize("statistic", ["mean", "median"])

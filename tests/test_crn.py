@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from siege.montecarlo import simulate
+from siege.run.simulate import simulate
 from siege.scenario import Scenario
 
 from conftest import scenario_data

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.distributed import DaskExecutor, LocalExecutor
-from siege.montecarlo import simulate
+from siege.run.executors import DaskExecutor, LocalExecutor
+from siege.run.simulate import simulate
+from siege.run.store import DirectoryStore
+from siege.run.sweep import load_sweep, run_sweep
 from siege.scenario import load_scenario
-from siege.store import DirectoryStore
-from siege.sweep import load_sweep, run_sweep
 
 distributed = pytest.importorskip("distributed")
 

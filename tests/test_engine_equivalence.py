@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from siege.montecarlo import SimulationResult, simulate
+from siege.run.simulate import SimulationResult, simulate
 from siege.scenario import Scenario, load_scenario
 
 from conftest import SCENARIOS, scenario_data

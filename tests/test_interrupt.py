@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from siege.montecarlo import simulate
-from siege.results import read_results
+from siege.results.parquet import read_results
 from siege.rng import STREAM_BLOCK
+from siege.run.simulate import simulate
 from siege.scenario import load_scenario
 
 from conftest import SCENARIOS

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from siege.montecarlo import plan_blocks, simulate
-from siege.results import read_metadata
+from siege.results.parquet import read_metadata
 from siege.rng import STREAM_BLOCK
+from siege.run.simulate import plan_blocks, simulate
 from siege.scenario import Scenario, load_scenario
 
 from conftest import SCENARIOS

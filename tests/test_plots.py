@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.compare import COMPARE_MEASURES, load_variants
+from siege.analysis.compare import COMPARE_MEASURES, load_variants
 
 from conftest import run_cli, scenario_data, to_toml
 
@@ -32,7 +32,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_every_measure_end_reasons_and_band_gets_a_figure(results: tuple[Path, Path]) -> None:
-    from siege.plots import figures
+    from siege.output.plots import figures
 
     figs = figures(load_variants(list(results)))
     names = set(figs)
@@ -56,7 +56,7 @@ def test_every_measure_end_reasons_and_band_gets_a_figure(results: tuple[Path, P
 def test_variants_differ_in_line_style_and_hatch_not_only_colour(
     results: tuple[Path, Path],
 ) -> None:
-    from siege.plots import distribution_figure, end_reason_figure
+    from siege.output.plots import distribution_figure, end_reason_figure
 
     variants = load_variants(list(results))
     fig = distribution_figure(variants, "defender_losses")

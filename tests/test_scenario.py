@@ -31,7 +31,7 @@ def test_defaults_are_filled_and_documented() -> None:
     assert sc.simulation.sample_trajectories == 20
     assert math.isinf(sc.defender.trained_reserves)
     # every field carries a description (units live there)
-    from siege.scenario import Route, Sector, Supply
+    from siege.scenario.schema import Route, Sector, Supply
 
     for model in (Route, Sector, Supply):
         for name, field in model.model_fields.items():

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy import stats
 
-from siege.sensitivity import prcc, sobol_indices
-from siege.sweep import Parameter, make_design
+from siege.analysis.sensitivity import prcc, sobol_indices
+from siege.run.sweep import Parameter, make_design
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 

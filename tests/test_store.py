@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from siege.distributed import LocalExecutor
-from siege.montecarlo import simulate
-from siege.store import DirectoryStore, open_store, read_outcomes
-from siege.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
+from siege.run.executors import LocalExecutor
+from siege.run.simulate import simulate
+from siege.run.store import DirectoryStore, open_store, read_outcomes
+from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -204,7 +204,7 @@ values = [200.0, 1e308, 150.0]
 
 
 def test_compare_reads_store_points_by_either_path_with_their_bands(store: Path) -> None:
-    from siege.variants import load_variant
+    from siege.results.sets import load_variant
 
     short = load_variant(store / "point=0")
     full = load_variant(store / "outcomes" / "point=0")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.sweep import Parameter, SweepError, design, load_sweep, make_design, point_scenarios
+from siege.run.sweep import Parameter, SweepError, design, load_sweep, make_design, point_scenarios
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from siege import __version__
+from siege._version import __version__
 from siege.errors import SiegeError
 from siege.scenario import load_scenario, parse_assignment, to_toml
 
@@ -154,8 +154,8 @@ def simulate(
     ] = None,
 ) -> None:
     """Run a scenario's replications; print a summary and write the outcomes to Parquet."""
-    from siege.montecarlo import default_workers
-    from siege.montecarlo import simulate as run
+    from siege.run.simulate import default_workers
+    from siege.run.simulate import simulate as run
 
     with user_errors():
         scenario = load_scenario(file, _overrides(set_))
@@ -192,7 +192,7 @@ def simulate(
 
 
 def _bands(path: Path) -> Path:
-    from siege.results import bands_path
+    from siege.results.parquet import bands_path
 
     return bands_path(path)
 
@@ -309,7 +309,7 @@ LabelOption = Annotated[
 
 
 def _load(results: list[Path], labels: list[str] | None) -> Any:
-    from siege.compare import load_variants
+    from siege.analysis.compare import load_variants
 
     return load_variants(list(results), labels or None)
 
@@ -344,10 +344,10 @@ def compare(
     seed: BootstrapSeedOption = 0,
 ) -> None:
     """Compare outcome distributions of result sets (the first is the reference)."""
-    from siege import compare_view as view
-    from siege.compare import compare as run_compare
-    from siege.compare import parse_precision
-    from siege.compare_output import json_safe, write_comparison
+    from siege.analysis.compare import compare as run_compare
+    from siege.analysis.compare import parse_precision
+    from siege.output import terminal as view
+    from siege.output.comparison_files import json_safe, write_comparison
 
     with user_errors():
         targets = parse_precision(precision)
@@ -359,7 +359,7 @@ def compare(
             write_comparison(comparison, out)
         written: list[Path] = []
         if figures is not None:
-            from siege.plots import save_figures
+            from siege.output.plots import save_figures
 
             written = save_figures(variants, figures)
         if as_json:
@@ -394,7 +394,7 @@ def plot(
 ) -> None:
     """Draw ECDFs, histograms, end-reason bars and fan charts of result sets."""
     with user_errors():
-        from siege.plots import save_figures
+        from siege.output.plots import save_figures
 
         variants = _load(results, label)
         written = save_figures(variants, out, formats=tuple(fmt or ("png", "svg")))
@@ -415,7 +415,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (scenarios, summary, comparison, figures)."""
     with user_errors():
-        from siege.report import write_report
+        from siege.output.report import write_report
 
         variants = _load(results, label)
         path = write_report(variants, out, title=title, n_resamples=resamples, seed=seed)
@@ -444,10 +444,10 @@ def sweep(
     """Run a parameter sweep (grid, lhs, sobol or random design) into a resumable store."""
     import time
 
-    from siege.distributed import DaskExecutor, Executor, LocalExecutor
-    from siege.montecarlo import default_workers
-    from siege.store import DirectoryStore
-    from siege.sweep import design, load_sweep, point_scenarios, run_sweep
+    from siege.run.executors import DaskExecutor, Executor, LocalExecutor
+    from siege.run.simulate import default_workers
+    from siege.run.store import DirectoryStore
+    from siege.run.sweep import design, load_sweep, point_scenarios, run_sweep
 
     with user_errors():
         if workers is not None and scheduler is not None:
@@ -509,7 +509,7 @@ def sensitivity(
     """Sobol' indices (Sobol' designs) and a PRCC ranking (any design) of a sweep's outcomes."""
     from rich import box
 
-    from siege.sensitivity import analyze_store, write_sensitivity
+    from siege.analysis.sensitivity import analyze_store, write_sensitivity
 
     with user_errors():
         table = analyze_store(store, n_resamples=resamples, seed=seed)

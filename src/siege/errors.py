@@ -46,3 +46,15 @@ class ModelError(SiegeError):
 
 class RunError(SiegeError):
     """A simulation run failed (a worker died, a block raised) and could not be completed."""
+
+
+class ClusterError(RunError):
+    """The Dask scheduler cannot be reached, or ``distributed`` is not installed."""
+
+
+class SweepError(SiegeError):
+    """A sweep file, a point of its design or a sweep store is invalid or inconsistent."""
+
+
+class CompareError(SiegeError):
+    """Result sets that cannot be compared (or a bad comparison option)."""

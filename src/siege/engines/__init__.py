@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from siege.engines.base import BlockResult
+from siege.results.block import BlockResult
 
 ENGINES = ("batch", "event")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,26 +10,12 @@ import simpy
 from numpy.typing import NDArray
 from simpy.core import URGENT
 
-from siege.bands import BandAccumulator, MeasureSpec
 from siege.model import dynamics
 from siege.model.params import ModelParams, build_params
 from siege.model.rules import RUNNING
+from siege.results.bands import BandAccumulator, MeasureSpec
+from siege.results.block import BlockResult
 from siege.scenario import Scenario
-
-
-@dataclass
-class BlockResult:
-    """Outcomes of replications ``[first, first + n)``: end reasons ``(n,)`` (codes into
-    ``END_REASONS``), outcome columns ``(n,)`` each, daily bands, and sample trajectories
-    ``(k, n_days + 1, m)`` of the replications ``sample_ids`` (those with id below K)."""
-
-    first: int
-    n: int
-    reason: NDArray[np.int8]
-    columns: dict[str, NDArray[np.float64]]
-    bands: BandAccumulator
-    sample_ids: NDArray[np.int64]
-    samples: NDArray[np.float64]
 
 
 class Recorder:

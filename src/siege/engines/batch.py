@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from siege.engines.base import BlockResult, Recorder, SimpyRun, Timeline, UrgentTimeout
+from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout
 from siege.model import dynamics
 from siege.model.params import ModelParams
+from siege.results.block import BlockResult
 from siege.rng import STREAM_BLOCK, BatchStreams
 from siege.scenario import Scenario
 

@@ -31,10 +31,11 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from siege.engines.base import BlockResult, Recorder, SimpyRun, Timeline, UrgentTimeout
+from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout
 from siege.model import dynamics
 from siege.model.params import ModelParams
 from siege.model.rules import RUNNING
+from siege.results.block import BlockResult
 from siege.rng import CONVOY_TIMING, ReplicationStreams
 from siege.scenario import Scenario
 

@@ -15,11 +15,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siege import rng
-from siege.bands import MeasureSpec
 from siege.errors import ModelError
 from siege.model import rules
 from siege.model.params import ModelParams
 from siege.model.rules import CULMINATED, ENCIRCLED, HELD, WITHDREW
+from siege.results.bands import MeasureSpec
 from siege.rng import Streams
 
 F64 = NDArray[np.float64]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.scenario import Scenario, Trigger
+from siege.scenario.schema import Scenario, Trigger
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from siege.model.rules import END_REASONS
 
-# the outcome measures summarized (and compared, see siege.variants), with their units
+# the outcome measures summarized (and compared, see siege.results.sets), with their units
 SUMMARY_MEASURES: dict[str, str] = {
     "end_day": "days",
     "days_held": "days",

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from siege.summary import wilson_interval
+from siege.results.summary import wilson_interval
 
 # Upper bound on resample elements held at once (n_resamples * n_reps), to bound memory.
 _CHUNK_ELEMENTS = 4_000_000

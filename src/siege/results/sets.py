@@ -13,18 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from siege.errors import ResultsError, SiegeError
-from siege.results import ResultsFile, read_metadata, read_results
-from siege.summary import SUMMARY_MEASURES
+from siege.errors import CompareError, ResultsError
+from siege.results.parquet import ResultsFile, read_metadata, read_results
+from siege.results.summary import SUMMARY_MEASURES
 
 # the summary's measures, less days_held (end_day and the withdrawal say the same for a policy)
 COMPARE_MEASURES: dict[str, str] = {
     k: unit for k, unit in SUMMARY_MEASURES.items() if k != "days_held"
 }
-
-
-class CompareError(SiegeError):
-    """Result sets that cannot be compared (or a bad comparison option)."""
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from siege.model.rules import END_REASONS
-from siege.sweep import SweepError
+from siege.run.sweep import SweepError
 
 #: Per-point outcome measures analysed (columns of ``summary.parquet``).
 MEASURES: tuple[str, ...] = (
@@ -153,7 +153,7 @@ def analyze_store(
 
     Returns a long table: measure, parameter, method (``sobol_first``, ``sobol_total``,
     ``prcc``), estimate, low, high, rank (1 = most influential by that method)."""
-    from siege.store import open_store
+    from siege.run.store import open_store
 
     store = open_store(path)
     params = store.parameters

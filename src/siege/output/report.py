@@ -15,11 +15,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from siege import __version__
-from siege.compare import Comparison, compare
-from siege.compare_view import chi_square_line, fmt, fmt_interval, fmt_p, header_lines
+from siege._version import __version__
+from siege.analysis.compare import Comparison, compare
+from siege.output.terminal import chi_square_line, fmt, fmt_interval, fmt_p, header_lines
+from siege.results.sets import CompareError, Variant
 from siege.scenario import scenario_from_json, to_toml
-from siege.variants import CompareError, Variant
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 75em; color: #111;
@@ -135,7 +135,7 @@ def _comparison(c: Comparison) -> str:
 
 
 def _figures(variants: list[Variant]) -> str:
-    from siege.plots import _pyplot, figures
+    from siege.output.plots import _pyplot, figures
 
     plt = _pyplot()
     parts = ["<h2>Figures</h2>"]

@@ -24,11 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from siege import __version__
-from siege.bands import PERCENTILES, BandAccumulator, MeasureSpec
-from siege.engines.base import BlockResult
+from siege._version import __version__
 from siege.errors import ResultsError
 from siege.model.rules import END_REASONS
+from siege.results.bands import PERCENTILES, BandAccumulator, MeasureSpec
+from siege.results.block import BlockResult
 from siege.scenario import Scenario, scenario_from_json
 
 OUTCOME_COLUMNS = (

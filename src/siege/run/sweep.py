@@ -11,7 +11,7 @@ The functional core: :func:`load_sweep` → :class:`Sweep`; :func:`design` → :
 (the unit-cube sample and the parameter values of each point); :func:`point_scenarios` →
 one validated scenario per point; :func:`run_sweep` runs the blocks that a store does not yet
 hold on an executor passed in (local processes or a Dask cluster, see
-:mod:`siege.distributed`) and writes each finished block to the store as it finishes.
+:mod:`siege.run.executors`) and writes each finished block to the store as it finishes.
 """
 
 from __future__ import annotations
@@ -29,20 +29,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.distributed import BlockFailure, BlockTask, Executor
-from siege.errors import ScenarioError, SiegeError
-from siege.montecarlo import plan_blocks
+from siege.errors import ScenarioError, SweepError
 from siege.rng import STREAM_BLOCK
+from siege.run.executors import BlockFailure, BlockTask, Executor
+from siege.run.simulate import plan_blocks
 from siege.scenario import Scenario, load_scenario
 
 METHODS = ("grid", "lhs", "sobol", "random")
 SCALES = ("linear", "log")
 DEFAULT_BLOCK_SIZE = 16384  # replications per unit of work; results do not depend on it
 DESIGN_SEED_KEY = 0x5EED  # spawn key of the design's seed when the file does not give one
-
-
-class SweepError(SiegeError):
-    """A sweep file, a point of its design or a sweep store is invalid or inconsistent."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -456,7 +452,7 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every block of every point that ``store`` does not hold yet, on ``executor``.
 
-    ``store`` is a :class:`siege.store.SweepStore` (opened for this sweep). Each finished
+    ``store`` is a :class:`siege.run.store.SweepStore` (opened for this sweep). Each finished
     block is written to the store as it finishes; a point whose block fails is recorded as
     failed with its error and the other points go on. Points already complete in the store
     (an earlier, interrupted run) are not run again.

@@ -24,16 +24,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.bands import BandAccumulator
-from siege.engines import ENGINES, BlockResult, run_block
+from siege.engines import ENGINES, run_block
 from siege.errors import RunError, ScenarioError
 from siege.model import dynamics
 from siege.model.params import build_params
 from siege.model.rules import END_REASONS
-from siege.results import Bands, ResultsWriter
+from siege.results.bands import BandAccumulator
+from siege.results.block import BlockResult
+from siege.results.parquet import Bands, ResultsWriter
+from siege.results.summary import Summary, summarize
 from siege.rng import STREAM_BLOCK
 from siege.scenario import Scenario
-from siege.summary import Summary, summarize
 
 ProgressCallback = Callable[[int, int], None]
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def _execute(
     cluster at ``scheduler`` (tcp://HOST:PORT); yield each block's result as it finishes
     (in any order)."""
     if scheduler is not None:
-        from siege.distributed import cluster_blocks
+        from siege.run.executors import cluster_blocks
 
         yield from cluster_blocks(scheduler, engine, scenario, blocks)
         return

@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
-from siege.scenario import (
+from siege.scenario.schema import (
     MEASURE_UNITS,
     Advance,
     Attacker,

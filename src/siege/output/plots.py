@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siege.model.rules import END_REASONS
-from siege.summary import wilson_interval
-from siege.variants import COMPARE_MEASURES, CompareError, Variant
+from siege.results.sets import COMPARE_MEASURES, CompareError, Variant
+from siege.results.summary import wilson_interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,4 +1,4 @@
-"""Terminal tables of a :class:`~siege.compare.Comparison` (rich renderables; no printing)."""
+"""Terminal tables of a comparison (rich renderables; no printing)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 from rich.table import Table
 
-from siege.compare import Comparison
-from siege.stats import Interval
+from siege.analysis.compare import Comparison
+from siege.analysis.stats import Interval
 
 
 def fmt(x: float) -> str:

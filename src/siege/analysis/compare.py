@@ -1,7 +1,7 @@
 """Comparison of result sets: outcome measures, end reasons, paired or unpaired analysis,
 and the replications needed for a given precision.
 
-:func:`~siege.variants.load_variant` reads a results file of ``siege simulate`` (or a
+:func:`~siege.results.sets.load_variant` reads a results file of ``siege simulate`` (or a
 sweep-store point); :func:`compare` takes the loaded variants and returns a
 :class:`Comparison` of named results; nothing here prints.
 
@@ -21,8 +21,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from siege.model.rules import END_REASONS
-from siege.stats import (
+from siege.analysis.stats import (
     ChiSquare,
     Interval,
     TwoSampleTests,
@@ -35,8 +34,8 @@ from siege.stats import (
     replications_needed,
     two_sample_tests,
 )
-from siege.summary import wilson_interval
-from siege.variants import (
+from siege.model.rules import END_REASONS
+from siege.results.sets import (
     COMPARE_MEASURES,
     CompareError,
     Variant,
@@ -45,6 +44,7 @@ from siege.variants import (
     load_variants,
     pairing,
 )
+from siege.results.summary import wilson_interval
 
 __all__ = [
     "COMPARE_MEASURES",
@@ -188,7 +188,7 @@ class Comparison:
 
     def to_table(self) -> pa.Table:
         """The statistics in long form, one row per (section, variant, measure, statistic)."""
-        from siege.compare_output import comparison_table
+        from siege.analysis.comparison_table import comparison_table
 
         return comparison_table(self)
 

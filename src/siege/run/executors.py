@@ -23,19 +23,15 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from siege.allocator import block_allocator
-from siege.bands import BandAccumulator
 from siege.engines import run_block
-from siege.engines.base import BlockResult
-from siege.errors import RunError, SiegeError
-from siege.results import block_table
+from siege.errors import ClusterError, RunError
+from siege.results.bands import BandAccumulator
+from siege.results.block import BlockResult
+from siege.results.parquet import block_table
+from siege.run.allocator import block_allocator
 from siege.scenario import Scenario
 
 log = logging.getLogger(__name__)
-
-
-class ClusterError(SiegeError):
-    """The Dask scheduler cannot be reached, or ``distributed`` is not installed."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +92,7 @@ def compact(point: int, block: BlockResult) -> BlockOutput:
 def run_task(task: BlockTask) -> BlockOutput:
     """Run one block task (in whatever process or cluster worker holds it), with the C
     allocator's thresholds raised for the block where the host pinned them low (Dask's
-    nanny does: see :mod:`siege.allocator`)."""
+    nanny does: see :mod:`siege.run.allocator`)."""
     with block_allocator():
         return compact(task.point, run_block(task.engine, task.scenario, task.first, task.n))
 

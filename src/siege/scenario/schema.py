@@ -1,4 +1,4 @@
-"""The scenario file: a typed, validated, documented schema (pydantic), loading and overrides.
+"""The scenario file: a typed, validated, documented schema (pydantic).
 
 A scenario is immutable. Every number carries its unit in its field description; ``siege
 validate FILE`` prints the resolved scenario with defaults filled in. Unknown keys are errors.
@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
+from siege.scenario.validate import validate
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 Name = Annotated[
@@ -69,7 +72,7 @@ class Simulation(_Strict):
     @model_validator(mode="after")
     def _step_within_horizon(self) -> Simulation:
         if self.time_step_days > self.horizon_days:
-            raise _KeyedError(
+            raise KeyedError(
                 ("time_step_days",),
                 f"time_step_days ({self.time_step_days:g}) is longer than horizon_days "
                 f"({self.horizon_days:g}); it must be at most the horizon",
@@ -504,7 +507,7 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
         if self.supply.stockpile_tonnes > self.supply.storage_tonnes:
-            raise _KeyedError(
+            raise KeyedError(
                 ("supply", "stockpile_tonnes"),
                 f"stockpile_tonnes ({self.supply.stockpile_tonnes:g}) exceeds storage_tonnes "
                 f"({self.supply.storage_tonnes:g})",
@@ -520,47 +523,43 @@ class Scenario(_Strict):
         for i, route in enumerate(self.routes):
             for s in route.sectors:
                 if s not in sector_names:
-                    raise _KeyedError(
+                    raise KeyedError(
                         ("routes", i, "sectors"),
                         f"route '{route.name}' refers to sector '{s}', which is not defined; "
                         f"defined sectors: {', '.join(sector_names) or '(none)'}",
                     )
         if self.sectors and sum(s.attacker_effort for s in self.sectors) <= 0:
-            raise _KeyedError(("sectors",), "at least one sector needs attacker_effort > 0")
+            raise KeyedError(("sectors",), "at least one sector needs attacker_effort > 0")
         if self.sectors and sum(s.defender_effort for s in self.sectors) <= 0:
-            raise _KeyedError(("sectors",), "at least one sector needs defender_effort > 0")
+            raise KeyedError(("sectors",), "at least one sector needs defender_effort > 0")
         n_routes = len(self.routes)
         for i, trig in enumerate(self.policy.triggers):
             where = ("policy", "triggers", i, "threshold")
             if trig.measure == "encirclement_threat" and not 0 <= trig.threshold <= 1:
-                raise _KeyedError(where, "encirclement_threat thresholds lie in [0, 1]")
+                raise KeyedError(where, "encirclement_threat thresholds lie in [0, 1]")
             if trig.measure in ("routes_open", "routes_under_fire") and not (
                 0 <= trig.threshold <= n_routes
             ):
-                raise _KeyedError(
+                raise KeyedError(
                     where, f"{trig.measure} thresholds lie in [0, {n_routes}] (routes defined)"
                 )
             if trig.measure in ("days_of_supply", "strength_fraction", "day") and (
                 trig.threshold < 0
             ):
-                raise _KeyedError(where, f"{trig.measure} thresholds are >= 0")
+                raise KeyedError(where, f"{trig.measure} thresholds are >= 0")
             if (
                 trig.measure == "days_past_counteroffensive"
                 and self.simulation.counteroffensive_day is None
             ):
-                raise _KeyedError(
+                raise KeyedError(
                     ("policy", "triggers", i, "measure"),
                     "measure 'days_past_counteroffensive' needs simulation.counteroffensive_day",
                 )
         for i, event in enumerate(self.events):
             for path in event.set:
-                from siege.loading import unchangeable
-
                 reason = unchangeable(path)
                 if reason:
-                    raise _KeyedError(("events", i, "set", path), reason)
-                from siege.loading import resolve_path
-
+                    raise KeyedError(("events", i, "set", path), reason)
                 resolve_path(self.model_dump(mode="python"), path)  # raises if absent
         return self
 
@@ -587,18 +586,9 @@ class Scenario(_Strict):
 
     def with_overrides(self, overrides: Mapping[str, Any], *, source: str = "--set") -> Scenario:
         """A new scenario with dotted-path values replaced (routes and sectors by name)."""
-        from siege.loading import apply_overrides
-
-        return apply_overrides(self, overrides, source=source)
-
-
-class _KeyedError(ValueError):
-    """A validation error tied to a location in the document (turned into ScenarioError)."""
-
-    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
+        data = thaw(self.model_dump(mode="python"))
+        set_paths(data, overrides, file=source)
+        return validate(type(self), data, file=source, text=None)
 
 
 def _json_safe(obj: Any) -> Any:
@@ -609,27 +599,3 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return "inf" if obj > 0 else ("-inf" if obj < 0 else "nan")
     return obj
-
-
-# The loading and rendering functions live in their own modules; re-exported here so that
-# ``from siege.scenario import load_scenario`` works (imported last: they use the models above).
-from siege.loading import (  # noqa: E402
-    apply_overrides,
-    load_scenario,
-    parse_assignment,
-    scenario_from_dict,
-    scenario_from_json,
-)
-from siege.scenario_docs import reference_markdown, to_toml  # noqa: E402
-
-__all__ = [
-    "MEASURE_UNITS",
-    "Scenario",
-    "apply_overrides",
-    "load_scenario",
-    "parse_assignment",
-    "reference_markdown",
-    "scenario_from_dict",
-    "scenario_from_json",
-    "to_toml",
-]

@@ -55,12 +55,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from siege import __version__
-from siege.distributed import BlockOutput
+from siege._version import __version__
 from siege.model.rules import END_REASONS
-from siege.results import Bands, provenance
-from siege.summary import summarize
-from siege.sweep import Point, Sweep, SweepError, design
+from siege.results.parquet import Bands, provenance
+from siege.results.summary import summarize
+from siege.run.executors import BlockOutput
+from siege.run.sweep import Point, Sweep, SweepError, design
 
 FORMAT = "siege-sweep-store/1"
 
@@ -264,7 +264,7 @@ class DirectoryStore:
 
     def finish_point(self, point: Point) -> None:
         """Merge the point's block histograms into its bands file."""
-        from siege.distributed import _template
+        from siege.run.executors import _template
 
         template = _template(point.scenario)
         bands = Bands(template.specs, template)
@@ -341,7 +341,7 @@ class DirectoryStore:
 
 
 def summary_row(point: int, summary: Any) -> dict[str, Any]:
-    """One row of ``summary.parquet`` from a :class:`siege.summary.Summary`."""
+    """One row of ``summary.parquet`` from a :class:`siege.results.summary.Summary`."""
     row: dict[str, Any] = {"point": point, "replications": summary.replications}
     for reason in END_REASONS:
         prop = summary.end_reasons[reason]

@@ -1,0 +1,24 @@
+"""The scenario layer: the schema (typed, validated, with units), loading (``extends``,
+overrides, file and line in every error) and rendering (TOML, the reference docs)."""
+
+from siege.scenario.load import (
+    apply_overrides,
+    load_scenario,
+    parse_assignment,
+    scenario_from_dict,
+    scenario_from_json,
+)
+from siege.scenario.render import reference_markdown, to_toml
+from siege.scenario.schema import MEASURE_UNITS, Scenario
+
+__all__ = [
+    "MEASURE_UNITS",
+    "Scenario",
+    "apply_overrides",
+    "load_scenario",
+    "parse_assignment",
+    "reference_markdown",
+    "scenario_from_dict",
+    "scenario_from_json",
+    "to_toml",
+]
