@@ -25,7 +25,7 @@ class Recorder:
         sc = params.scenario
         self.first = first
         self.n = n
-        self.n_days = int(np.floor(sc.simulation.horizon_days + 1e-9))
+        self.n_days = sc.simulation.whole_days
         self.specs: list[MeasureSpec] = dynamics.observation_specs(params)
         self.bands = BandAccumulator(self.specs, self.n_days)
         self.reason = np.full(n, RUNNING, dtype=np.int8)

@@ -323,7 +323,7 @@ def _template(scenario: Scenario) -> BandAccumulator:
     from siege.model.params import build_params
 
     specs = dynamics.observation_specs(build_params(scenario))
-    n_days = int(np.floor(scenario.simulation.horizon_days + 1e-9))
+    n_days = scenario.simulation.whole_days
     return BandAccumulator(specs, n_days)
 
 

@@ -154,7 +154,7 @@ def simulate(
     )
     params = build_params(scenario)
     specs = dynamics.observation_specs(params)
-    n_days = int(np.floor(sim.horizon_days + 1e-9))
+    n_days = sim.whole_days
     bands = Bands(specs, BandAccumulator(specs, n_days))
     writer = ResultsWriter(out, scenario, engine) if out is not None else None
     # outcome columns are filled in place as blocks arrive (memory: the final arrays only)

@@ -143,7 +143,7 @@ class DirectoryStore:
     def __init__(self, root: Path, sweep: Sweep) -> None:
         self.root = root
         self.sweep = sweep
-        self.n_days = int(np.floor(sweep.base.simulation.horizon_days + 1e-9))
+        self.n_days = sweep.base.simulation.whole_days
 
     # ---- opening ------------------------------------------------------------------------
     @classmethod

@@ -81,6 +81,12 @@ class Simulation(_Strict):
             raise ValueError("horizon_days / time_step_days is over 10,000,000 steps")
         return self
 
+    @property
+    def whole_days(self) -> int:
+        """Whole days in the horizon (days): the last day observed in the bands. The small
+        allowance keeps a horizon such as 0.1 * 3000 from losing its last day to rounding."""
+        return math.floor(self.horizon_days + 1e-9)
+
 
 # --------------------------------------------------------------------------------------------
 # forces
