@@ -15,7 +15,7 @@ from siege.analysis.cdb90 import (
 
 from conftest import ROOT
 
-CDB90 = ROOT.parent / "shared" / "data" / "cdb90"
+FULL_CDB90 = ROOT.parent / "shared" / "data" / "cdb90"
 
 
 @pytest.mark.parametrize("true_w", [0.2, 0.5, 0.9])
@@ -41,9 +41,8 @@ def test_fit_recovers_the_exponent_of_simulated_battles(true_w: float) -> None:
     assert abs(fit.exponent - true_w) < 4 * fit.stderr + 0.02
 
 
-@pytest.mark.skipif(not CDB90.exists(), reason=f"CDB90 not found at {CDB90}")
 def test_cdb90_fit_matches_an_independent_regression() -> None:
-    battles = load_cdb90(CDB90)
+    battles = load_cdb90()  # the extract shipped with siege
     assert 500 <= battles.attacker_strength.size <= 660
     fit = fit_helmbold_exponent(
         battles.attacker_strength,
@@ -64,3 +63,11 @@ def test_cdb90_fit_matches_an_independent_regression() -> None:
     quartiles = breakpoints(battles)
     assert np.all(np.diff(quartiles["defender"]) > 0)
     assert 0 < quartiles["defender"][1] < 1
+
+
+@pytest.mark.skipif(not FULL_CDB90.exists(), reason=f"the full CDB90 is not at {FULL_CDB90}")
+def test_bundled_extract_reads_as_the_full_file() -> None:
+    full, extract = load_cdb90(FULL_CDB90), load_cdb90()
+    for name in ("attacker_strength", "defender_strength", "attacker_casualties",
+                 "defender_casualties", "posture", "attacker_won"):
+        assert np.array_equal(getattr(full, name), getattr(extract, name)), name

@@ -6,6 +6,9 @@ ratio is linear in the log force ratio with slope ``2W - 1`` (square law W = 1: 
 linear law and W = 1/2: slope 0). Fitting that slope over historical battles estimates W
 (Helmbold 1961; Hartley 2001). Breakpoints: the share of its initial strength a side had lost
 when it was beaten.
+
+siege ships an extract of the CDB90 columns it uses (``siege/data/cdb90.csv``, ODC-By; see
+``siege/data/README.md`` for the attribution): :func:`load_cdb90` reads it when given no path.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +51,16 @@ class HelmboldFit:
     n: int
 
 
-def load_cdb90(path: str | Path) -> Battles:
-    """Read ``CDB90-patched-flat.csv`` (or a folder holding it), keeping battles with positive
-    initial strengths and casualties on both sides."""
-    p = Path(path)
+def bundled_cdb90() -> Path:
+    """The CDB90 extract shipped with siege (``siege/data/cdb90.csv``)."""
+    return Path(str(resources.files("siege") / "data" / "cdb90.csv"))
+
+
+def load_cdb90(path: str | Path | None = None) -> Battles:
+    """Read CDB90 -- the bundled extract by default, or ``CDB90-patched-flat.csv`` (or a folder
+    holding it) -- keeping battles with positive initial strengths and casualties on both
+    sides."""
+    p = bundled_cdb90() if path is None else Path(path)
     if p.is_dir():
         p = p / "CDB90-patched-flat.csv"
     if not p.exists():
