@@ -1,7 +1,9 @@
-"""Shared fixtures: small valid scenarios and a runner for the real CLI in a subprocess."""
+"""Shared fixtures: small valid scenarios, and runners for the real CLI (in process and in a
+subprocess)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import subprocess
 import sys
@@ -100,7 +102,23 @@ def to_toml(data: dict[str, Any]) -> str:
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m siege ARGS`` in a subprocess; output captured as text."""
+    """Run the ``siege`` CLI in this process (typer's CliRunner): exit status, stdout and
+    stderr as a subprocess would give them. An exception the CLI does not handle is raised
+    (a traceback a user would see fails the test). ``timeout`` is for the subprocess form."""
+    from typer.testing import CliRunner
+
+    from siege.cli import app
+
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli_subprocess(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m siege ARGS`` in a real subprocess (for smoke tests of the installed
+    command: console encoding, exit codes seen by a shell, worker processes)."""
     return subprocess.run(
         [sys.executable, "-m", "siege", *args],
         capture_output=True,

@@ -1,4 +1,5 @@
-"""The real `siege` CLI in a subprocess: outputs, files, and every kind of bad input."""
+"""The real `siege` CLI: outputs, files, and every kind of bad input (in process, with a few
+smoke tests through a real subprocess)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from siege.results.parquet import OUTCOME_COLUMNS
 
-from conftest import SCENARIOS, run_cli, scenario_data, to_toml
+from conftest import SCENARIOS, run_cli, run_cli_subprocess, scenario_data, to_toml
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_simulate_writes_outcomes_bands_and_provenance(small: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.parquet"
-    proc = run_cli("simulate", str(small), "-n", "300", "--seed", "3", "--out", str(out))
+    proc = run_cli_subprocess("simulate", str(small), "-n", "300", "--seed", "3", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "end reason" in proc.stdout and "withdrew" in proc.stdout
     table = pq.read_table(out)
@@ -67,7 +68,7 @@ def test_simulate_json_summary(small: Path, tmp_path: Path) -> None:
 
 
 def test_python_module_entry_point_and_version() -> None:
-    proc = run_cli("--version")
+    proc = run_cli_subprocess("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("siege ")
 
 
