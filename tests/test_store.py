@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from siege.run.executors import LocalExecutor
+from siege.run.executors import InProcessExecutor
 from siege.run.simulate import simulate
 from siege.run.store import DirectoryStore, open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
@@ -63,7 +63,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("store")
     sweep = load_sweep(write_sweep(folder))
     root = folder / "store"
-    with LocalExecutor(1) as executor:
+    with InProcessExecutor() as executor:
         outcome = run_sweep(sweep, DirectoryStore.create(root, sweep), executor)
     assert (outcome.done, outcome.failed) == (3, 0)
     return root
