@@ -18,6 +18,8 @@ from siege.run.store import DirectoryStore
 from siege.run.sweep import load_sweep, run_sweep
 from siege.scenario import load_scenario
 
+from conftest import files_of
+
 distributed = pytest.importorskip("distributed")
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
@@ -37,10 +39,6 @@ high = 0.02
 scale = "log"
 """
 
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from siege.run.store import DirectoryStore
 from siege.run.sweep import load_sweep, run_sweep
 from siege.scenario import load_scenario
 
-from conftest import SCENARIOS
+from conftest import SCENARIOS, files_of
 
 BAKHMUT = SCENARIOS / "bakhmut.toml"
 
@@ -217,8 +217,3 @@ def test_sweep_reruns_a_block_whose_worker_died_once_and_fails_its_point_after_t
     assert design["status"] == ["failed", "done"]
     for name in ("outcomes/point=1", "bands/point=1"):
         assert files_of(tmp_path / "killed" / name) == files_of(tmp_path / "here" / name)
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}

@@ -20,6 +20,8 @@ from siege.run.simulate import simulate
 from siege.run.store import DirectoryStore, open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
+from conftest import files_of
+
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
 SWEEP = """
@@ -52,10 +54,6 @@ def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
     return subprocess.run([sys.executable, "-m", "siege", *args], capture_output=True,
                           text=True, timeout=timeout)
 
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
 
 
 @pytest.fixture(scope="module")
