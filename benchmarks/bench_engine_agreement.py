@@ -13,7 +13,8 @@ import time
 
 from scipy import stats
 
-from siege.run.simulate import default_workers, simulate
+from siege.run.blocks import default_workers
+from siege.run.simulate import simulate
 from siege.scenario import load_scenario
 
 

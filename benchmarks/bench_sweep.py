@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from siege.run.executors import DaskExecutor, Executor, LocalExecutor
+from siege.run.dask import DaskExecutor
+from siege.run.executors import Executor, local_executor
 from siege.run.store import DirectoryStore
 from siege.run.sweep import load_sweep, run_sweep
 
@@ -74,7 +75,7 @@ def run_one(config: str, sweep_path: Path, out: Path) -> float:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       host="127.0.0.1", dashboard_address=None) as cluster:
             return timed(sweep_path, out, DaskExecutor(cluster.scheduler_address))
-    return timed(sweep_path, out, LocalExecutor(1 if config == "local1" else 2))
+    return timed(sweep_path, out, local_executor(1 if config == "local1" else 2))
 
 
 CONFIGS = ("local1", "local2", "dask2")

@@ -15,6 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 
+
+def files_of(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` (relative path -> bytes): two stores compared byte for byte."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
 BASE: dict[str, Any] = {
     "name": "test",
     "simulation": {"horizon_days": 40.0, "time_step_days": 1.0, "replications": 256, "seed": 7},

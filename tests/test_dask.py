@@ -1,5 +1,5 @@
 """Sweeps and simulations on a real Dask cluster (LocalCluster on loopback): the same results,
-bit for bit, as local processes."""
+bit for bit, as in this process and in local processes."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.run.executors import DaskExecutor, LocalExecutor
+from siege.run.dask import DaskExecutor
+from siege.run.executors import InProcessExecutor, LocalExecutor
 from siege.run.simulate import simulate
 from siege.run.store import DirectoryStore
 from siege.run.sweep import load_sweep, run_sweep
 from siege.scenario import load_scenario
+
+from conftest import files_of
 
 distributed = pytest.importorskip("distributed")
 
@@ -37,10 +40,6 @@ scale = "log"
 """
 
 
-def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
-
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
@@ -51,18 +50,21 @@ def cluster() -> Iterator[str]:
         yield local.scheduler_address
 
 
-def test_sweep_on_a_cluster_writes_the_same_store_as_local_processes(
+def test_sweep_writes_the_same_store_in_process_in_local_processes_and_on_a_cluster(
     cluster: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "s.toml"
     path.write_text(SWEEP)
     sweep = load_sweep(path)
+    with InProcessExecutor() as here:
+        run_sweep(sweep, DirectoryStore.create(tmp_path / "here", sweep), here)
     with LocalExecutor(2) as local:
         run_sweep(sweep, DirectoryStore.create(tmp_path / "local", sweep), local)
     with DaskExecutor(cluster) as dask:
         outcome = run_sweep(sweep, DirectoryStore.create(tmp_path / "dask", sweep), dask)
     assert (outcome.done, outcome.failed, outcome.blocks_run) == (3, 0, 6)
-    assert files_of(tmp_path / "dask") == files_of(tmp_path / "local")
+    assert files_of(tmp_path / "dask") == files_of(tmp_path / "here")
+    assert files_of(tmp_path / "local") == files_of(tmp_path / "here")
 
 
 def test_cli_sweep_and_simulate_take_a_scheduler(cluster: str, tmp_path: Path) -> None:
@@ -90,15 +92,29 @@ def test_cli_sweep_and_simulate_take_a_scheduler(cluster: str, tmp_path: Path) -
         np.testing.assert_array_equal(table.column(name).to_numpy(), values, err_msg=name)
 
 
-def test_simulate_on_a_cluster_equals_local_run(cluster: str) -> None:
+def test_simulate_results_identical_in_process_in_local_processes_and_on_a_cluster(
+    cluster: str,
+) -> None:
     scenario = load_scenario(BAKHMUT, {"simulation.horizon_days": 40})
-    here = simulate(scenario, replications=8192, workers=1)
-    there = simulate(scenario, replications=8192, block_size=4096, scheduler=cluster)
-    assert there.completed == 8192 and not there.partial
-    np.testing.assert_array_equal(here.end_reason, there.end_reason)
-    for name, values in here.columns.items():
-        np.testing.assert_array_equal(there.columns[name], values, err_msg=name)
-    np.testing.assert_array_equal(here.bands.accumulator.counts, there.bands.accumulator.counts)
+    runs = {}
+    for name, executor in [("here", InProcessExecutor()), ("local", LocalExecutor(2)),
+                           ("dask", DaskExecutor(cluster))]:
+        with executor:
+            runs[name] = simulate(scenario, replications=8192, block_size=4096,
+                                  executor=executor)
+    runs["scheduler"] = simulate(scenario, replications=8192, scheduler=cluster)  # convenience
+    here = runs.pop("here")
+    for name, there in runs.items():
+        assert there.completed == 8192 and not there.partial, name
+        np.testing.assert_array_equal(here.end_reason, there.end_reason, err_msg=name)
+        for column, values in here.columns.items():
+            assert there.columns[column].tobytes() == values.tobytes(), (name, column)
+        np.testing.assert_array_equal(here.bands.accumulator.counts,
+                                      there.bands.accumulator.counts, err_msg=name)
+        np.testing.assert_array_equal(here.bands.accumulator.n_active,
+                                      there.bands.accumulator.n_active, err_msg=name)
+        assert np.concatenate(there.bands.samples).tobytes() == (
+            np.concatenate(here.bands.samples).tobytes()), name
 
 
 def test_unreachable_scheduler_is_one_clear_error(tmp_path: Path) -> None:

@@ -303,9 +303,9 @@ def test_extreme_but_valid_parameters_run() -> None:
 
 
 def test_state_overflow_is_a_clear_model_error() -> None:
-    from siege.errors import ModelError
+    from siege.errors import RunError
 
     data = scenario_data(attacker={"strength": 1e4, "replacement_rate": 1e308})
     with np.errstate(over="ignore", invalid="ignore"):  # the overflow being tested
-        with pytest.raises(ModelError, match="too large to simulate"):
+        with pytest.raises(RunError, match=r"failed: ModelError: .*too large to simulate"):
             run(data, n=16)

@@ -1,6 +1,8 @@
-"""Faults during a run, with the real CLI in a subprocess and real worker processes: Ctrl-C
+"""Faults during a run, with real worker processes (and the real CLI in a subprocess): Ctrl-C
 leaves a valid partial results file; a worker killed mid-run is reported and its block run
-again, so the file is complete and identical to an undisturbed run."""
+again, so the file is complete and identical to an undisturbed run; a block whose worker dies
+again on the retry is reported failed, by `simulate` (RunError, finished blocks kept) and by a
+sweep (the point recorded as failed, the other points finished)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,24 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
+from siege.errors import RunError
 from siege.results.parquet import read_results
 from siege.rng import STREAM_BLOCK
+from siege.run.executors import InProcessExecutor, LocalExecutor
 from siege.run.simulate import simulate
+from siege.run.store import DirectoryStore
+from siege.run.sweep import load_sweep, run_sweep
 from siege.scenario import load_scenario
 
-from conftest import SCENARIOS
+from conftest import SCENARIOS, files_of
 
 BAKHMUT = SCENARIOS / "bakhmut.toml"
 
@@ -119,3 +127,93 @@ def test_killed_worker_is_reported_and_its_block_rerun(tmp_path: Path) -> None:
     assert pq.read_table(out).column("attacker_losses").to_numpy().tobytes() == (
         reference.columns["attacker_losses"].tobytes()
     )
+
+
+class WorkerKiller(threading.Thread):
+    """Once ``armed``, kills each worker process of this test process it has not seen before
+    with SIGKILL as soon as it appears, ``kills`` of them in all."""
+
+    def __init__(self, kills: int) -> None:
+        super().__init__(daemon=True)
+        self.kills = kills
+        self.armed = threading.Event()
+        self.killed: list[int] = []
+
+    def run(self) -> None:
+        self.armed.wait(timeout=120)
+        deadline = time.monotonic() + 120
+        while len(self.killed) < self.kills and time.monotonic() < deadline:
+            for pid in workers_of(os.getpid()):
+                if pid not in self.killed:
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed.append(pid)
+                    break
+            time.sleep(0.01)
+
+
+def test_block_whose_worker_dies_twice_stops_simulate_and_keeps_finished_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "run.parquet"
+    scenario = load_scenario(BAKHMUT, {"simulation.horizon_days": 120})
+    killer = WorkerKiller(kills=2)  # the worker holding the second block, then its successor
+    killer.start()
+    with LocalExecutor(1) as executor, pytest.raises(RunError) as error:
+        simulate(scenario, replications=2 * STREAM_BLOCK, block_size=STREAM_BLOCK,
+                 executor=executor, out=out, progress=lambda done, total: killer.armed.set())
+    killer.join()
+    assert str(error.value) == (
+        f"replications {STREAM_BLOCK}..{2 * STREAM_BLOCK - 1} failed: its worker process died "
+        "(killed by SIGKILL), again after 1 retry; stopping (finished blocks are kept in the "
+        "results file, marked partial)"
+    )
+    assert "running that block again in a new worker" in caplog.text
+    result = read_results(out)
+    assert result.partial and result.outcomes.num_rows == STREAM_BLOCK
+    reference = simulate(scenario, replications=STREAM_BLOCK)
+    assert result.column("attacker_losses").tobytes() == (
+        reference.columns["attacker_losses"].tobytes()
+    )
+
+
+SWEEP = f'scenario = "{BAKHMUT}"\n' + """
+replications = 1024
+seed = 5
+[fixed]
+"simulation.horizon_days" = 60
+[design]
+method = "grid"
+[[parameter]]
+path = "defender.strength"
+values = [10000, 20000]
+"""
+
+
+@pytest.mark.parametrize("kills", [1, 2])
+def test_sweep_reruns_a_block_whose_worker_died_once_and_fails_its_point_after_twice(
+    tmp_path: Path, kills: int
+) -> None:
+    """One block per point, one worker: the first workers killed all hold point 0's block."""
+    path = tmp_path / "s.toml"
+    path.write_text(SWEEP)
+    sweep = load_sweep(path)
+    with InProcessExecutor() as here:
+        run_sweep(sweep, DirectoryStore.create(tmp_path / "here", sweep), here)
+    killer = WorkerKiller(kills)
+    killer.armed.set()
+    killer.start()
+    with LocalExecutor(1) as executor:
+        outcome = run_sweep(sweep, DirectoryStore.create(tmp_path / "killed", sweep), executor)
+    killer.join()
+    design = pq.read_table(tmp_path / "killed" / "design.parquet").to_pydict()
+    if kills == 1:  # run again in a new worker: the store is that of an undisturbed run
+        assert (outcome.done, outcome.failed) == (2, 0)
+        assert files_of(tmp_path / "killed") == files_of(tmp_path / "here")
+        return
+    assert (outcome.done, outcome.failed) == (1, 1)
+    assert outcome.failures[0] == (
+        "its worker process died (killed by SIGKILL), again after 1 retry"
+    )
+    assert design["status"] == ["failed", "done"]
+    for name in ("outcomes/point=1", "bands/point=1"):
+        assert files_of(tmp_path / "killed" / name) == files_of(tmp_path / "here" / name)

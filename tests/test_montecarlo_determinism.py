@@ -10,7 +10,8 @@ import pytest
 
 from siege.results.parquet import read_metadata
 from siege.rng import STREAM_BLOCK
-from siege.run.simulate import plan_blocks, simulate
+from siege.run.blocks import plan_blocks
+from siege.run.simulate import simulate
 from siege.scenario import Scenario, load_scenario
 
 from conftest import SCENARIOS

@@ -15,10 +15,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from siege.run.executors import LocalExecutor
+from siege.run.executors import InProcessExecutor
 from siege.run.simulate import simulate
 from siege.run.store import DirectoryStore, open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
+
+from conftest import files_of
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -53,17 +55,13 @@ def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
                           text=True, timeout=timeout)
 
 
-def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
-
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("store")
     sweep = load_sweep(write_sweep(folder))
     root = folder / "store"
-    with LocalExecutor(1) as executor:
+    with InProcessExecutor() as executor:
         outcome = run_sweep(sweep, DirectoryStore.create(root, sweep), executor)
     assert (outcome.done, outcome.failed) == (3, 0)
     return root

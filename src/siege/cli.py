@@ -154,14 +154,14 @@ def simulate(
     ] = None,
 ) -> None:
     """Run a scenario's replications; print a summary and write the outcomes to Parquet."""
-    from siege.run.simulate import default_workers
+    from siege.run.blocks import default_workers
     from siege.run.simulate import simulate as run
 
     with user_errors():
         scenario = load_scenario(file, _overrides(set_))
         path = out if out is not None else Path(f"{file.stem}.results.parquet")
         total = replications or scenario.simulation.replications
-        n_workers = workers or min(default_workers(), max(1, math.ceil(total / 16384)))
+        n_workers = workers or default_workers(total)
         with _progress(total) as progress:
             result = run(
                 scenario,
@@ -444,8 +444,9 @@ def sweep(
     """Run a parameter sweep (grid, lhs, sobol or random design) into a resumable store."""
     import time
 
-    from siege.run.executors import DaskExecutor, Executor, LocalExecutor
-    from siege.run.simulate import default_workers
+    from siege.run.blocks import default_workers
+    from siege.run.dask import DaskExecutor
+    from siege.run.executors import Executor, local_executor
     from siege.run.store import DirectoryStore
     from siege.run.sweep import design, load_sweep, point_scenarios, run_sweep
 
@@ -457,7 +458,7 @@ def sweep(
         store = (DirectoryStore.resume if resume else DirectoryStore.create)(out, spec)
         executor: Executor = (
             DaskExecutor(scheduler) if scheduler is not None
-            else LocalExecutor(workers or min(default_workers(), len(points)))
+            else local_executor(workers or min(default_workers(), len(points)))
         )
         started = time.perf_counter()
         with executor, _sweep_progress() as progress:

@@ -14,7 +14,6 @@ interrupted), ``siege.kind`` ("outcomes" or "bands").
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from numpy.typing import NDArray
 
 from siege._version import __version__
 from siege.errors import ResultsError
+from siege.files import atomic_write_table, commit
 from siege.model.rules import END_REASONS
 from siege.results.bands import PERCENTILES, BandAccumulator, MeasureSpec
 from siege.results.block import BlockResult
@@ -199,20 +199,15 @@ class ResultsWriter:
         if self._writer is not None:
             self._writer.add_key_value_metadata(meta)
             self._writer.close()
-            os.replace(self.tmp, self.path)
+            commit(self.tmp, self.path)
         else:
-            final_tmp = self.path.with_name(self.path.name + ".writing")
             empty = pa.table({c: pa.array([], type=pa.float64()) for c in OUTCOME_COLUMNS})
-            pq.write_table(empty.replace_schema_metadata(meta), final_tmp)
-            os.replace(final_tmp, self.path)
-        bpath = bands_path(self.path)
-        btable = bands.table()
+            atomic_write_table(self.path, empty.replace_schema_metadata(meta))
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
         )
-        tmp_b = bpath.with_name(bpath.name + ".writing")
-        pq.write_table(btable.replace_schema_metadata(bmeta), tmp_b, compression="zstd")
-        os.replace(tmp_b, bpath)
+        atomic_write_table(bands_path(self.path), bands.table().replace_schema_metadata(bmeta),
+                           compression="zstd")
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,112 +1,105 @@
 """Where blocks of replications run: this process, local worker processes, or a Dask cluster.
 
 The unit of work is a :class:`BlockTask`: one block of replications of one scenario (a sweep
-point). :func:`run_task` runs it and returns a compact :class:`BlockOutput` (the outcome rows
-as an Arrow table and the band histograms as sparse counts), whatever the executor, so the
-results are identical bit for bit whichever way a sweep runs. Executors are context managers
-passed in by the caller (EMA Workbench's evaluators): :class:`LocalExecutor` (spawned worker
-processes, no server) and :class:`DaskExecutor` (an existing ``distributed`` cluster, named by
-its scheduler address ``tcp://HOST:PORT``). ``distributed`` is imported only when asked for.
+point). An :class:`Executor` takes tasks and yields each one back with its
+:class:`~siege.results.block.BlockResult` (or a :class:`BlockFailure`) as it finishes, in any
+order. A block result is also the transfer form between processes (its band histograms travel
+sparse), so the results are identical bit for bit whichever executor runs them.
+:func:`~siege.run.simulate.simulate` and :func:`~siege.run.sweep.run_sweep` take an executor;
+executors are context managers passed in by the caller (EMA Workbench's evaluators):
+:class:`InProcessExecutor`, :class:`LocalExecutor` (spawned worker processes, no server) and
+:class:`siege.run.dask.DaskExecutor` (an existing ``distributed`` cluster).
+
+One policy for every executor:
+
+* A block that raises is reported at once as a :class:`BlockFailure` (``Type: message``).
+* A block whose worker dies (killed, out of memory, a lost cluster worker) is run again once
+  in a fresh worker (``BLOCK_RETRIES``), and reported as a :class:`BlockFailure` if that
+  worker dies too. What a failure means is the caller's: ``simulate`` stops with
+  :class:`~siege.errors.RunError`, a sweep records the point as failed and goes on.
+* On an interrupt (Ctrl-C), or when the caller stops reading early, the blocks still running
+  are abandoned at once (worker processes terminated, cluster tasks cancelled); the finished
+  ones have been yielded already. Worker processes ignore Ctrl-C themselves: the terminal
+  sends it to the whole process group, and the parent stops them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+import signal
+from collections import deque
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as connection_wait
+from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Protocol
 
-import numpy as np
-import pyarrow as pa
-from numpy.typing import NDArray
-
 from siege.engines import run_block
-from siege.errors import ClusterError, RunError
-from siege.results.bands import BandAccumulator
+from siege.errors import RunError
 from siege.results.block import BlockResult
-from siege.results.parquet import block_table
 from siege.run.allocator import block_allocator
+from siege.run.blocks import default_workers
 from siege.scenario import Scenario
 
 log = logging.getLogger(__name__)
+BLOCK_RETRIES = 1  # times a block whose worker died is run again before it is reported failed
 
 
 @dataclass(frozen=True)
 class BlockTask:
-    """Replications ``[first, first + n)`` of ``scenario`` (sweep point ``point``)."""
+    """Replications ``[first, first + n)`` of ``scenario`` run by ``engine``; ``point`` is
+    the sweep point the block belongs to (None outside a sweep)."""
 
-    point: int
-    first: int
-    n: int
     scenario: Scenario
-    engine: str = "batch"
-
-
-@dataclass
-class BlockOutput:
-    """A finished block, compact for transfer: outcome rows, sparse band histograms
-    (``band_index`` into the flattened ``band_shape`` counts, ``band_count`` at each),
-    active replications per day ``(n_days + 1,)`` and the sample trajectories."""
-
-    point: int
     first: int
     n: int
-    table: pa.Table
-    band_shape: tuple[int, int, int]
-    band_index: NDArray[np.int32]
-    band_count: NDArray[np.int32]
-    n_active: NDArray[np.int64]
-    sample_ids: NDArray[np.int64]
-    samples: NDArray[np.float64]
+    engine: str = "batch"
+    point: int | None = None
 
-    def accumulator(self, template: BandAccumulator) -> BandAccumulator:
-        """The block's band histograms as an accumulator like ``template`` (specs, days)."""
-        return BandAccumulator.from_sparse(
-            template.specs, template.n_days, self.band_index, self.band_count, self.n_active
-        )
+    def describe(self) -> str:
+        """The block in words, for messages: ``replications 0..4095 of point 3``."""
+        where = "" if self.point is None else f" of point {self.point}"
+        return f"replications {self.first}..{self.first + self.n - 1}{where}"
 
 
 @dataclass(frozen=True)
 class BlockFailure:
-    """A block that raised: the error, as ``Type: message``."""
+    """A block that could not be run: why, as ``Type: message`` or the worker's death."""
 
     error: str
 
 
-def compact(point: int, block: BlockResult) -> BlockOutput:
-    """A block result in transfer form (sparse histograms: a few MB instead of tens)."""
-    bands = block.bands
-    index, count = bands.sparse()
-    shape = (len(bands.specs), bands.n_days + 1, bands.bins)
-    return BlockOutput(
-        point=point, first=block.first, n=block.n, table=block_table(block), band_shape=shape,
-        band_index=index.astype(np.int32), band_count=count,  # fewer than 2**31 bins
-        n_active=block.bands.n_active.copy(), sample_ids=block.sample_ids,
-        samples=block.samples,
-    )
+Finished = tuple[BlockTask, BlockResult | BlockFailure]
 
 
-def run_task(task: BlockTask) -> BlockOutput:
+def run_task(task: BlockTask) -> BlockResult:
     """Run one block task (in whatever process or cluster worker holds it), with the C
     allocator's thresholds raised for the block where the host pinned them low (Dask's
     nanny does: see :mod:`siege.run.allocator`)."""
     with block_allocator():
-        return compact(task.point, run_block(task.engine, task.scenario, task.first, task.n))
+        return run_block(task.engine, task.scenario, task.first, task.n)
 
 
-def _run_task_safely(task: BlockTask) -> BlockOutput | BlockFailure:
+def attempt(task: BlockTask) -> BlockResult | BlockFailure:
+    """Run one block task; an exception it raises comes back as a :class:`BlockFailure`."""
     try:
         return run_task(task)
-    except Exception as exc:  # recorded with the point; the sweep goes on
+    except Exception as exc:  # reported with the block; the caller decides what it means
         return BlockFailure(f"{type(exc).__name__}: {exc}")
 
 
 class Executor(Protocol):
-    """Runs block tasks and yields ``(task, output or failure)`` as each finishes; a context
-    manager that holds its workers (or cluster connection) while open."""
+    """Runs block tasks and yields each back with its result (or failure) as it finishes;
+    a context manager that holds its workers (or cluster connection) while open."""
+
+    @property
+    def workers(self) -> int:
+        """How many blocks it runs at once (what block planning divides the work by)."""
+        ...
 
     def __enter__(self) -> Executor: ...
 
@@ -114,234 +107,178 @@ class Executor(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def run(
-        self, tasks: Iterable[BlockTask]
-    ) -> Iterator[tuple[BlockTask, BlockOutput | BlockFailure]]: ...
+    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+        """Run ``tasks`` (read as workers free up, so a long stream stays in flat memory);
+        yield ``(task, result or failure)`` for each, in the order they finish. Closing the
+        generator abandons the blocks still running."""
+        ...
+
+
+class InProcessExecutor:
+    """Blocks one after another in this process (no workers to start: best for small runs)."""
+
+    workers = 1
+
+    def __enter__(self) -> InProcessExecutor:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+        for task in tasks:
+            yield task, attempt(task)
+
+
+def _worker_main(conn: Connection) -> None:
+    """A worker process: run the tasks it is sent, send back each result (or failure).
+
+    Ctrl-C is for the parent, which stops the workers itself; a worker ignores it so that an
+    interrupt from the terminal (sent to the whole process group) leaves no stray traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if task is None:
+            return
+        conn.send(attempt(task))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    task: BlockTask | None = None  # the block it holds
+    deaths: int = 0  # workers that died holding that block before this one
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 class LocalExecutor:
-    """Blocks in this process (``workers=1``) or in ``workers`` spawned local processes.
+    """Blocks in ``workers`` spawned local processes (default: every core), one block per
+    worker at a time.
 
-    At most ``2 * workers`` blocks are in flight, so memory stays flat however many points a
-    sweep has. A worker process that dies stops the run with :class:`RunError` (finished
-    blocks are already stored; ``--resume`` goes on from there).
+    The parent always knows which block each worker holds, so a worker that dies is reported
+    with its block (see the module for the policy). Workers start as blocks need them and are
+    kept for the next :meth:`run` until the executor is closed.
     """
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int | None = None) -> None:
+        workers = default_workers() if workers is None else workers
         if workers < 1:
             raise RunError(f"workers must be at least 1 (got {workers})")
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers = workers
+        self._pool: list[_Worker] = []
+        self._context = get_context("spawn")
+
+    @property
+    def workers(self) -> int:
+        return self._workers
 
     def __enter__(self) -> LocalExecutor:
-        if self.workers > 1:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._pool is not None:
-            # the pool forgets its processes on shutdown: take them first
-            processes = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=exc is None, cancel_futures=True)
-            if exc is not None:  # interrupted: do not wait for running blocks
-                for process in processes:
-                    process.terminate()
-            self._pool = None
+        for worker in self._pool:
+            if exc is not None or worker.task is not None:  # do not wait for running blocks
+                worker.process.terminate()
+            else:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        for worker in list(self._pool):
+            self._discard(worker)
 
-    def run(
-        self, tasks: Iterable[BlockTask]
-    ) -> Iterator[tuple[BlockTask, BlockOutput | BlockFailure]]:
-        if self._pool is None:
-            for task in tasks:
-                yield task, _run_task_safely(task)
-            return
-        from concurrent.futures.process import BrokenProcessPool
-
-        yield from _windowed(
-            lambda t: self._pool.submit(_run_task_safely, t),
-            tasks, 2 * self.workers, BrokenProcessPool,
-        )
-
-
-def _windowed(
-    submit: Any, tasks: Iterable[BlockTask], window: int, broken: type[BaseException]
-) -> Iterator[tuple[BlockTask, BlockOutput | BlockFailure]]:
-    """Keep ``window`` tasks in flight; yield each as it finishes."""
-    pending: dict[Future[Any], BlockTask] = {}
-    source = iter(tasks)
-    for task in source:
-        pending[submit(task)] = task
-        if len(pending) >= window:
-            break
-    while pending:
-        finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for future in finished:
-            task = pending.pop(future)
-            try:
-                result = future.result()
-            except broken as exc:
-                raise RunError(
-                    f"a worker process died while running point {task.point}, replications "
-                    f"{task.first}..{task.first + task.n - 1} ({exc}); finished blocks are "
-                    "stored, rerun with --resume"
-                ) from None
-            yield task, result
-            nxt = next(source, None)
-            if nxt is not None:
-                pending[submit(nxt)] = nxt
-
-
-def _import_distributed() -> Any:
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - the dask extra is not installed
-        raise ClusterError(
-            "running on a Dask cluster needs the 'distributed' package: "
-            "pip install 'siege[dask]'"
-        ) from None
-    return distributed
-
-
-def connect(scheduler: str, timeout_s: float = 10.0) -> Any:
-    """A ``distributed.Client`` connected to ``scheduler`` (``tcp://HOST:PORT``)."""
-    distributed = _import_distributed()
-    try:
-        return distributed.Client(scheduler, timeout=timeout_s, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ClusterError(
-            f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
-            "`dask scheduler` and workers with `dask worker SCHEDULER_ADDRESS`"
-        ) from None
-
-
-class DaskExecutor:
-    """Blocks on a Dask ``distributed`` cluster: one Dask task per block.
-
-    Give the scheduler address (``tcp://HOST:PORT``), or a connected ``client`` (then it is
-    not closed on exit). Every worker needs siege installed (the same version). At most
-    ``window`` blocks are in flight (default: four per cluster thread).
-    """
-
-    def __init__(
-        self, scheduler: str | None = None, *, client: Any = None, window: int | None = None
-    ) -> None:
-        if (scheduler is None) == (client is None):
-            raise ValueError("give a scheduler address or a client, not both")
-        self.scheduler = scheduler
-        self.client = client
-        self._owns = client is None
-        self.window = window
-
-    def __enter__(self) -> DaskExecutor:
-        if self.client is None:
-            assert self.scheduler is not None
-            self.client = connect(self.scheduler)
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._owns and self.client is not None:
-            self.client.close()
-            self.client = None
-
-    def _threads(self) -> int:
-        assert self.client is not None
-        try:
-            return max(1, sum(self.client.nthreads().values()))
-        except Exception:  # pragma: no cover - scheduler gone between calls
-            return 1
-
-    def run(
-        self, tasks: Iterable[BlockTask]
-    ) -> Iterator[tuple[BlockTask, BlockOutput | BlockFailure]]:
-        if self.client is None:
-            self.__enter__()
-        client = self.client
-        distributed = _import_distributed()
-        # enough queued per worker thread that none idles while the client stores a result
-        window = self.window or 4 * self._threads()
-        pending: dict[Any, BlockTask] = {}
+    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+        retries: deque[tuple[BlockTask, int]] = deque()  # (task, deaths so far), run first
         source = iter(tasks)
-        done: Any = None
 
-        def submit(task: BlockTask) -> None:
-            key = f"siege-block-{task.point}-{task.scenario.sha256()[:16]}-{task.first}-{task.n}"
-            future = client.submit(_run_task_safely, task, key=key, pure=False)
-            pending[future] = task
-            if done is not None:
-                done.add(future)
+        def next_task() -> tuple[BlockTask, int] | None:
+            if retries:
+                return retries.popleft()
+            task = next(source, None)
+            return None if task is None else (task, 0)
+
+        def fill() -> None:
+            """Give a block to every idle worker, starting workers up to the limit."""
+            while True:
+                idle = next((w for w in self._pool if w.task is None), None)
+                if idle is None and len(self._pool) >= self._workers:
+                    return
+                item = next_task()
+                if item is None:
+                    return
+                self._give(idle or self._start(), *item)
 
         try:
-            for task in source:
-                submit(task)
-                if len(pending) >= window:
-                    break
-            if not pending:
-                return
-            done = distributed.as_completed(list(pending), loop=client.loop)
-            for future in done:
-                task = pending.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker died or the task was lost
-                    result = BlockFailure(f"{type(exc).__name__}: {exc}")
-                future.release()
-                yield task, result
-                nxt = next(source, None)
-                if nxt is not None:
-                    submit(nxt)
-        finally:
-            for future in pending:
-                future.cancel()
+            fill()
+            while busy := [w for w in self._pool if w.task is not None]:
+                waitables: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+                ready = set(connection_wait(waitables))
+                for worker in busy:
+                    if worker.conn not in ready and worker.process.sentinel not in ready:
+                        continue
+                    task, deaths = worker.task, worker.deaths
+                    assert task is not None
+                    try:
+                        result: BlockResult | BlockFailure = worker.conn.recv()
+                    except (EOFError, OSError):  # the worker died before it could answer
+                        self._discard(worker)
+                        why = _describe_exit(worker.process.exitcode)
+                        if deaths < BLOCK_RETRIES:
+                            log.warning("a worker process died (%s) while running %s; running "
+                                        "that block again in a new worker", why, task.describe())
+                            retries.append((task, deaths + 1))
+                            fill()
+                            continue
+                        result = BlockFailure(f"its worker process died ({why}), again after "
+                                              f"{BLOCK_RETRIES} retry")
+                    else:
+                        worker.task = None
+                    fill()  # the worker goes on with the next block while this one is used
+                    yield task, result
+        finally:  # interrupted, or the caller stopped reading: abandon the running blocks
+            for worker in [w for w in self._pool if w.task is not None]:
+                worker.process.terminate()
+                self._discard(worker)
+
+    def _start(self) -> _Worker:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child_end,), daemon=True)
+        process.start()
+        child_end.close()
+        worker = _Worker(process, parent_end)
+        self._pool.append(worker)
+        return worker
+
+    def _give(self, worker: _Worker, task: BlockTask, deaths: int) -> None:
+        worker.task, worker.deaths = task, deaths
+        with contextlib.suppress(OSError):  # a worker already dead is found by its sentinel
+            worker.conn.send(task)
+
+    def _discard(self, worker: _Worker) -> None:
+        """Forget a worker that exited or was told to: reap it (killing one that lingers)."""
+        worker.process.join(timeout=5)
+        if worker.process.is_alive():  # pragma: no cover - a worker ignoring SIGTERM
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()
+        self._pool.remove(worker)
 
 
-def cluster_blocks(
-    scheduler: str, engine: str, scenario: Scenario, blocks: list[tuple[int, int]]
-) -> Iterator[BlockResult]:
-    """Run one scenario's blocks on a Dask cluster; yield each block's result as it finishes
-    (what ``siege simulate --scheduler`` uses). A failed block stops the run with
-    :class:`RunError`."""
-    specs_template: BandAccumulator | None = None
-    with DaskExecutor(scheduler) as executor:
-        tasks = [BlockTask(0, f, n, scenario, engine) for f, n in blocks]
-        for task, output in executor.run(tasks):
-            if isinstance(output, BlockFailure):
-                raise RunError(
-                    f"replications {task.first}..{task.first + task.n - 1} failed on the "
-                    f"cluster: {output.error}"
-                )
-            if specs_template is None:
-                specs_template = _template(scenario)
-            yield expand(output, specs_template)
-
-
-def _template(scenario: Scenario) -> BandAccumulator:
-    from siege.model import dynamics
-    from siege.model.params import build_params
-
-    specs = dynamics.observation_specs(build_params(scenario))
-    n_days = scenario.simulation.whole_days
-    return BandAccumulator(specs, n_days)
-
-
-def expand(output: BlockOutput, template: BandAccumulator) -> BlockResult:
-    """A :class:`BlockOutput` back as an engine's :class:`BlockResult`."""
-    from siege.model.rules import END_REASONS
-
-    table = output.table
-    names = table.column("end_reason").to_pylist()
-    code = {r: i for i, r in enumerate(END_REASONS)}
-    reason = np.array([code[r] for r in names], dtype=np.int8)
-    columns = {
-        c: np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=float)
-        for c in table.column_names
-        if c not in ("replication", "end_reason")
-    }
-    return BlockResult(
-        first=output.first, n=output.n, reason=reason, columns=columns,
-        bands=output.accumulator(template), sample_ids=output.sample_ids,
-        samples=output.samples,
-    )
+def local_executor(workers: int) -> Executor:
+    """This process for one worker (nothing to start), else ``workers`` local processes."""
+    return InProcessExecutor() if workers == 1 else LocalExecutor(workers)

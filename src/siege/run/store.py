@@ -42,8 +42,8 @@ run resumed with ``--resume`` ends with the same files as an uninterrupted one.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import platform
 import shutil
 from collections.abc import Mapping
@@ -56,10 +56,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from siege._version import __version__
+from siege.files import atomic_write_bytes, atomic_write_table
 from siege.model.rules import END_REASONS
-from siege.results.parquet import Bands, provenance
+from siege.results.bands import BandAccumulator
+from siege.results.block import BlockResult
+from siege.results.parquet import block_table, provenance
 from siege.results.summary import summarize
-from siege.run.executors import BlockOutput
+from siege.run.blocks import empty_bands
 from siege.run.sweep import Point, Sweep, SweepError, design
 
 FORMAT = "siege-sweep-store/1"
@@ -71,7 +74,7 @@ class SweepStore(Protocol):
 
     def point_done(self, point: int) -> bool: ...
     def done_blocks(self, point: int) -> set[int]: ...
-    def write_block(self, point: Point, output: BlockOutput) -> None: ...
+    def write_block(self, point: Point, block: BlockResult) -> None: ...
     def record_failure(self, point: int, error: str) -> None: ...
     def finish_point(self, point: Point) -> None: ...
     def close(self, points: list[Point], failures: Mapping[int, str]) -> None: ...
@@ -115,23 +118,6 @@ def manifest(sweep: Sweep) -> dict[str, Any]:
     }
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_table(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class DirectoryStore:
     """A sweep store on disk (layout in the module docstring).
 
@@ -161,10 +147,10 @@ class DirectoryStore:
             (root / sub).mkdir()
         text = json.dumps(manifest(sweep), indent=2, sort_keys=True) + "\n"
         if sweep.file.is_file():
-            _atomic_bytes(root / "sweep.toml", sweep.file.read_bytes())
+            atomic_write_bytes(root / "sweep.toml", sweep.file.read_bytes())
         store = cls(root, sweep)
         store._write_design([], {})
-        _atomic_bytes(root / "manifest.json", text.encode())  # last: marks a complete start
+        atomic_write_bytes(root / "manifest.json", text.encode())  # last: marks a complete start
         return store
 
     @classmethod
@@ -236,58 +222,49 @@ class DirectoryStore:
                 done.add(first)
         return done
 
-    def write_block(self, point: Point, output: BlockOutput) -> None:
+    def write_block(self, point: Point, block: BlockResult) -> None:
         """Write a finished block: its histograms, then its outcome rows (the commit)."""
         pending = self._pending(point.id)
         pending.mkdir(parents=True, exist_ok=True)
-        import io
-
+        index, count = block.bands.sparse()
         buf = io.BytesIO()
         # uncompressed: a temporary file, merged and removed when the point finishes
         np.savez(
-            buf, band_shape=np.array(output.band_shape), band_index=output.band_index,
-            band_count=output.band_count, n_active=output.n_active,
-            sample_ids=output.sample_ids, samples=output.samples,
+            buf, band_index=index.astype(np.int32),  # fewer than 2**31 bins
+            band_count=count, n_active=block.bands.n_active,
+            sample_ids=block.sample_ids, samples=block.samples,
         )
-        _atomic_bytes(pending / f"bands-{output.first:010d}.npz", buf.getvalue())
-        meta = provenance(point.scenario, self.sweep.engine, completed=output.n, partial=False,
+        atomic_write_bytes(pending / f"bands-{block.first:010d}.npz", buf.getvalue())
+        meta = provenance(point.scenario, self.sweep.engine, completed=block.n, partial=False,
                           kind="outcomes")
         meta["siege.sweep_point"] = str(point.id)
         folder = self._outcomes(point.id)
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_table(folder / f"part-{output.first:010d}.parquet",
-                      output.table.replace_schema_metadata(meta))
+        atomic_write_table(folder / f"part-{block.first:010d}.parquet",
+                           block_table(block).replace_schema_metadata(meta), compression="zstd")
 
     def record_failure(self, point: int, error: str) -> None:
         text = json.dumps({"point": point, "error": error}, indent=2) + "\n"
-        _atomic_bytes(self._failure(point), text.encode())
+        atomic_write_bytes(self._failure(point), text.encode())
 
     def finish_point(self, point: Point) -> None:
         """Merge the point's block histograms into its bands file."""
-        from siege.run.executors import _template
-
-        template = _template(point.scenario)
-        bands = Bands(template.specs, template)
+        bands = empty_bands(point.scenario)
+        specs, n_days = bands.accumulator.specs, bands.accumulator.n_days
         pending = self._pending(point.id)
         for path in sorted(pending.glob("bands-*.npz")):
             with np.load(path) as z:
-                output = BlockOutput(
-                    point=point.id, first=0, n=0, table=pa.table({}),
-                    band_shape=tuple(int(x) for x in z["band_shape"]),  # type: ignore[arg-type]
-                    band_index=z["band_index"], band_count=z["band_count"],
-                    n_active=z["n_active"], sample_ids=z["sample_ids"], samples=z["samples"],
-                )
-            acc = output.accumulator(template)
-            bands.accumulator.merge(acc)
-            if output.sample_ids.size:
-                bands.sample_ids.append(output.sample_ids)
-                bands.samples.append(output.samples)
+                bands.accumulator.merge(BandAccumulator.from_sparse(
+                    specs, n_days, z["band_index"], z["band_count"], z["n_active"]))
+                if z["sample_ids"].size:
+                    bands.sample_ids.append(z["sample_ids"])
+                    bands.samples.append(z["samples"])
         meta = provenance(point.scenario, self.sweep.engine,
                           completed=self.sweep.replications, partial=False, kind="bands")
         meta["siege.sweep_point"] = str(point.id)
         target = self._bands(point.id)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_table(target, bands.table().replace_schema_metadata(meta))
+        atomic_write_table(target, bands.table().replace_schema_metadata(meta), compression="zstd")
         shutil.rmtree(pending, ignore_errors=True)
         self._failure(point.id).unlink(missing_ok=True)
 
@@ -306,7 +283,7 @@ class DirectoryStore:
             }
             reasons = np.asarray(table.column("end_reason").to_pylist())
             rows.append(summary_row(point.id, summarize(reasons, cols)))
-        _atomic_table(self.root / "summary.parquet", _summary_table(rows))
+        atomic_write_table(self.root / "summary.parquet", _summary_table(rows), compression="zstd")
 
     def _write_design(self, points: list[Point], failures: Mapping[int, str]) -> None:
         pts = design(self.sweep)
@@ -337,7 +314,8 @@ class DirectoryStore:
         cols["error"] = pa.array(errors, type=pa.string())
         meta = {"siege.kind": "design", "siege.version": __version__,
                 "siege.design_method": pts.method, "siege.design_base_points": str(pts.base_points)}
-        _atomic_table(self.root / "design.parquet", pa.table(cols).replace_schema_metadata(meta))
+        atomic_write_table(self.root / "design.parquet",
+                           pa.table(cols).replace_schema_metadata(meta), compression="zstd")
 
 
 def summary_row(point: int, summary: Any) -> dict[str, Any]:

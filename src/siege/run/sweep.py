@@ -10,7 +10,7 @@ or plain ``random`` points, drawn with the design's own seed.
 The functional core: :func:`load_sweep` → :class:`Sweep`; :func:`design` → :class:`Design`
 (the unit-cube sample and the parameter values of each point); :func:`point_scenarios` →
 one validated scenario per point; :func:`run_sweep` runs the blocks that a store does not yet
-hold on an executor passed in (local processes or a Dask cluster, see
+hold on an executor passed in (this process, local processes or a Dask cluster, see
 :mod:`siege.run.executors`) and writes each finished block to the store as it finishes.
 """
 
@@ -21,7 +21,8 @@ import json
 import math
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,12 @@ from numpy.typing import NDArray
 
 from siege.errors import ScenarioError, SweepError
 from siege.rng import STREAM_BLOCK
+from siege.run.blocks import SMALL_BLOCK_SIZE, plan_blocks
 from siege.run.executors import BlockFailure, BlockTask, Executor
-from siege.run.simulate import plan_blocks
 from siege.scenario import Scenario, load_scenario
 
 METHODS = ("grid", "lhs", "sobol", "random")
 SCALES = ("linear", "log")
-DEFAULT_BLOCK_SIZE = 16384  # replications per unit of work; results do not depend on it
 DESIGN_SEED_KEY = 0x5EED  # spawn key of the design's seed when the file does not give one
 
 
@@ -109,7 +109,7 @@ class Sweep:
     engine: str = "batch"
     common_random_numbers: bool = True
     saltelli: bool = True
-    block_size: int = DEFAULT_BLOCK_SIZE
+    block_size: int = SMALL_BLOCK_SIZE  # replications per unit of work (results unchanged)
 
     def to_dict(self) -> dict[str, Any]:
         """The sweep as plain data (what the store's manifest keeps and compares)."""
@@ -183,7 +183,7 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
     replications = _int(data.get("replications", base.simulation.replications), "replications",
                         bad, minimum=1)
     seed = _int(data.get("seed", base.simulation.seed), "seed", bad, minimum=0)
-    block_size = _int(data.get("block_size", DEFAULT_BLOCK_SIZE), "block_size", bad, minimum=1)
+    block_size = _int(data.get("block_size", SMALL_BLOCK_SIZE), "block_size", bad, minimum=1)
     block_size = max(1, -(-block_size // STREAM_BLOCK)) * STREAM_BLOCK
     engine = str(data.get("engine", "batch"))
     from siege.engines import ENGINES
@@ -453,16 +453,17 @@ def run_sweep(
     """Run every block of every point that ``store`` does not hold yet, on ``executor``.
 
     ``store`` is a :class:`siege.run.store.SweepStore` (opened for this sweep). Each finished
-    block is written to the store as it finishes; a point whose block fails is recorded as
-    failed with its error and the other points go on. Points already complete in the store
-    (an earlier, interrupted run) are not run again.
+    block is written to the store as it finishes. A point whose block fails (it raised, or
+    its worker died again after a retry: see :mod:`siege.run.executors`) is recorded as failed
+    with its error and the other points go on; a rerun with ``--resume`` runs it again.
+    Points already complete in the store (an earlier, interrupted run) are not run again.
     """
     start = time.perf_counter()
     points = point_scenarios(sweep, design(sweep))
     blocks = plan_blocks(sweep.replications, sweep.block_size)
     remaining: dict[int, int] = {}
     already = 0
-    tasks: list[BlockTask] = []
+    tasks: list[BlockTask] = []  # point by point, so that points complete (and are written) early
     for point in points:
         if store.point_done(point.id):
             already += 1
@@ -470,8 +471,8 @@ def run_sweep(
         done = store.done_blocks(point.id)
         todo = [(f, n) for f, n in blocks if f not in done]
         remaining[point.id] = len(todo)
-        tasks += [BlockTask(point.id, f, n, point.scenario, sweep.engine) for f, n in todo]
-    by_id = {p.id: p for p in points}
+        tasks += [BlockTask(point.scenario, f, n, sweep.engine, point.id) for f, n in todo]
+    by_id: dict[int | None, Point] = {p.id: p for p in points}
     total_blocks = len(points) * len(blocks)
     blocks_done = total_blocks - len(tasks)
     failures: dict[int, str] = {}
@@ -487,26 +488,23 @@ def run_sweep(
         done_points += 1
         del remaining[pid]
     report()
-    for task, output in executor.run(_ordered(tasks)):
-        blocks_done += 1
-        if isinstance(output, BlockFailure):
-            if task.point not in failures:
-                failures[task.point] = output.error
-                store.record_failure(task.point, output.error)
-        else:
-            store.write_block(by_id[task.point], output)
-            remaining[task.point] -= 1
-            if remaining[task.point] == 0 and task.point not in failures:
-                store.finish_point(by_id[task.point])
-                done_points += 1
-        report()
+    with closing(executor.run(tasks)) as finished:
+        for task, block in finished:
+            point = by_id[task.point]
+            blocks_done += 1
+            if isinstance(block, BlockFailure):
+                if point.id not in failures:
+                    failures[point.id] = block.error
+                    store.record_failure(point.id, block.error)
+            else:
+                store.write_block(point, block)
+                remaining[point.id] -= 1
+                if remaining[point.id] == 0 and point.id not in failures:
+                    store.finish_point(point)
+                    done_points += 1
+            report()
     store.close(points, failures)
     return SweepOutcome(
         points=len(points), done=done_points, failed=len(failures), already_done=already,
         blocks_run=len(tasks), wall_s=time.perf_counter() - start, failures=failures,
     )
-
-
-def _ordered(tasks: list[BlockTask]) -> Iterator[BlockTask]:
-    """Tasks point by point, so that points complete (and are written) early."""
-    yield from sorted(tasks, key=lambda t: (t.point, t.first))
