@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from siege.scenario.render import toml_text as to_toml  # noqa: F401 (used by the tests)
+from siege.scenario.render import toml_text as to_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
