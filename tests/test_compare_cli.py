@@ -17,7 +17,7 @@ import pytest
 from siege.analysis.compare import COMPARE_MEASURES, Comparison, compare, parse_precision
 from siege.errors import CompareError
 from siege.jsonsafe import json_safe
-from siege.results.sets import load_result_sets
+from siege.results.sets import Provenance, ResultSet, load_result_sets
 from siege.run.simulate import simulate
 from siege.scenario import load_scenario
 
@@ -258,3 +258,38 @@ def test_api_errors_name_the_parameter_and_the_cli_its_option(runs: Runs) -> Non
     with pytest.raises(CompareError, match=r"^analysis 'both'"):
         compare(base, analysis="both")
     assert "--analysis 'both'" in _bad(str(runs.base), "--analysis", "both")
+
+
+def test_a_new_statistic_or_test_is_one_function_and_one_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scipy import stats as sp
+
+    from siege.analysis import stats
+    from siege.output.terminal import measures_table
+
+    def p90(x: np.ndarray) -> np.ndarray:
+        return np.asarray(np.quantile(x, 0.9, axis=-1))
+
+    def welch(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, ...]:
+        return (float(sp.ttest_ind(a, b, equal_var=False).pvalue),)
+
+    monkeypatch.setitem(stats.STATISTICS, "p90", stats.Statistic(p90, "90th percentile"))
+    monkeypatch.setitem(stats.TWO_SAMPLE_TESTS, "welch",
+                        stats.TwoSampleTest(("welch_pvalue",), welch))
+    rng = np.random.default_rng(2)
+    sets = []
+    for label, shift in (("a", 0.0), ("b", 3.0)):
+        columns = {m: rng.normal(10 + shift, 2, 400) for m in COMPARE_MEASURES}
+        table = pa.table({"replication": np.arange(400), "end_reason": ["held"] * 400,
+                          **columns})
+        sets.append(ResultSet(label, table, Provenance("s", "", "", 1, "batch", 400, False)))
+    c = compare(sets, n_resamples=200, analysis="unpaired")
+    b_end_day = sets[1].column("end_day")
+    m = next(m for m in c.measures if m.variant == "b" and m.measure == "end_day")
+    assert m.statistics["p90"].estimate == pytest.approx(np.quantile(b_end_day, 0.9))
+    assert all(d.tests["welch_pvalue"] < 0.001 for d in c.differences)
+    rows = c.to_table().to_pydict()
+    assert {"p90", "p90_difference", "welch_pvalue"} <= set(rows["statistic"])
+    assert "p90" in json_safe(c.to_dict())["measures"][0]
+    assert "p90" in [col.header for col in measures_table(c).columns]

@@ -35,7 +35,6 @@ from siege.run.executors import BlockFailure, BlockTask, Executor
 from siege.run.simulate import plan_blocks
 from siege.scenario import Scenario, load_scenario
 
-METHODS = ("grid", "lhs", "sobol", "random")
 SCALES = ("linear", "log")
 DEFAULT_BLOCK_SIZE = 16384  # replications per unit of work; results do not depend on it
 DESIGN_SEED_KEY = 0x5EED  # spawn key of the design's seed when the file does not give one
@@ -73,14 +72,6 @@ class Parameter:
         if self.integer:
             return [int(v) for v in np.rint(x)]
         return [float(v) for v in x]
-
-    def grid_values(self) -> list[Any]:
-        """Levels of this parameter in a full factorial grid."""
-        if self.values is not None:
-            return list(self.values)
-        if self.levels == 1:
-            return self.from_unit(np.array([0.5]))
-        return self.from_unit(np.linspace(0.0, 1.0, self.levels))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path}
@@ -202,8 +193,9 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
         key = sorted(unknown)[0]
         raise bad(f"design.{key}", f"unknown key; allowed: {', '.join(sorted(_DESIGN_KEYS))}")
     method = str(design.get("method", "lhs"))
-    if method not in METHODS:
-        raise bad("design.method", f"'{method}' is not a design; choose from {', '.join(METHODS)}")
+    if method not in DESIGN_METHODS:
+        raise bad("design.method",
+                  f"'{method}' is not a design; choose from {', '.join(DESIGN_METHODS)}")
     points = _int(design.get("points", 16), "design.points", bad, minimum=1)
     saltelli = design.get("saltelli", True)
     if not isinstance(saltelli, bool):
@@ -287,9 +279,9 @@ def _parameter(raw: Any, i: int, bad: Callable[[str, str], SweepError]) -> Param
 
 @dataclass(frozen=True)
 class Design:
-    """The points of a sweep: ``unit`` ``(n_points, d)`` coordinates in [0, 1) (NaN for a
-    grid), the parameter ``values`` of each point, and each point's ``role`` in a Saltelli
-    layout (``A``, ``B`` or ``AB:<path>``; empty otherwise)."""
+    """The points of a sweep: ``unit`` ``(n_points, d)`` coordinates in [0, 1], the
+    parameter ``values`` of each point, and each point's ``role`` in a Saltelli layout
+    (``A``, ``B`` or ``AB:<path>``; empty otherwise)."""
 
     method: str
     parameters: tuple[Parameter, ...]
@@ -313,50 +305,90 @@ def design(sweep: Sweep) -> Design:
                        saltelli=sweep.saltelli)
 
 
+UnitSample = Callable[[tuple[Parameter, ...], int, np.random.Generator], NDArray[np.float64]]
+
+
+def _grid(parameters: tuple[Parameter, ...], points: int, rng: np.random.Generator
+          ) -> NDArray[np.float64]:
+    """Every combination of the parameters' levels (``points`` is not used): a range's
+    ``levels`` evenly spaced from low to high (its middle for one level), a list's values at
+    the middles of their equal shares of [0, 1]."""
+    import itertools
+
+    def levels(p: Parameter) -> NDArray[np.float64]:
+        if p.values is not None:
+            return (np.arange(len(p.values)) + 0.5) / len(p.values)
+        return np.array([0.5]) if p.levels == 1 else np.linspace(0.0, 1.0, p.levels)
+
+    combos = list(itertools.product(*(levels(p) for p in parameters)))
+    return np.array(combos, dtype=float).reshape(len(combos), len(parameters))
+
+
+def _lhs(parameters: tuple[Parameter, ...], points: int, rng: np.random.Generator
+         ) -> NDArray[np.float64]:
+    """A Latin hypercube: each parameter's range cut in ``points`` strata, one point each."""
+    from scipy.stats import qmc
+
+    return np.asarray(qmc.LatinHypercube(d=len(parameters), rng=rng).random(points))
+
+
+def _sobol(parameters: tuple[Parameter, ...], points: int, rng: np.random.Generator
+           ) -> NDArray[np.float64]:
+    """A scrambled Sobol' sequence (``points`` a power of 2)."""
+    from scipy.stats import qmc
+
+    return np.asarray(qmc.Sobol(d=len(parameters), scramble=True, rng=rng).random(points))
+
+
+def _random(parameters: tuple[Parameter, ...], points: int, rng: np.random.Generator
+            ) -> NDArray[np.float64]:
+    """Independent uniform points."""
+    return rng.random((points, len(parameters)))
+
+
+#: Design methods: name -> the unit-cube sample ``(n_points, d)`` of ``points`` points over
+#: the parameters, drawn with the generator given. A new design is a function and an entry.
+DESIGN_METHODS: dict[str, UnitSample] = {
+    "grid": _grid,
+    "lhs": _lhs,
+    "sobol": _sobol,
+    "random": _random,
+}
+
+
 def make_design(
     parameters: tuple[Parameter, ...], method: str, points: int, seed: int, *,
     saltelli: bool = True,
 ) -> Design:
-    """Points of a design over ``parameters``: ``grid`` (every combination of levels),
-    ``lhs`` (Latin hypercube), ``sobol`` (scrambled Sobol'; with ``saltelli`` the A, B and
-    AB_i matrices of N = ``points`` rows each, N·(d + 2) points in all) or ``random``."""
-    from scipy.stats import qmc
-
-    d = len(parameters)
+    """Points of a design over ``parameters`` (see :data:`DESIGN_METHODS`): ``grid`` (every
+    combination of levels), ``lhs`` (Latin hypercube), ``sobol`` (scrambled Sobol'; with
+    ``saltelli`` the A, B and AB_i matrices of N = ``points`` rows each, N·(d + 2) points in
+    all) or ``random``."""
+    sample = DESIGN_METHODS.get(method)
+    if sample is None:
+        raise SweepError(
+            f"unknown design method '{method}'; choose from {', '.join(DESIGN_METHODS)}"
+        )
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     roles: list[str] = []
-    if method == "grid":
-        import itertools
-
-        combos = list(itertools.product(*(p.grid_values() for p in parameters)))
-        values = [dict(zip([p.path for p in parameters], c, strict=True)) for c in combos]
-        unit = np.full((len(values), d), np.nan)
-        return Design(method, parameters, unit, values, roles, len(values))
-    if method == "lhs":
-        unit = qmc.LatinHypercube(d=d, rng=rng).random(points)
-    elif method == "random":
-        unit = rng.random((points, d))
-    elif method == "sobol":
-        if saltelli:
-            ab = qmc.Sobol(d=2 * d, scramble=True, rng=rng).random(points)
-            a, b = ab[:, :d], ab[:, d:]
-            mats = [a, b]
-            roles = ["A"] * points + ["B"] * points
-            for i, p in enumerate(parameters):
-                m = a.copy()
-                m[:, i] = b[:, i]
-                mats.append(m)
-                roles += [f"AB:{p.path}"] * points
-            unit = np.vstack(mats)
-        else:
-            unit = qmc.Sobol(d=d, scramble=True, rng=rng).random(points)
+    if method == "sobol" and saltelli:
+        ab = sample(parameters * 2, points, rng)  # A and B side by side: 2d dimensions
+        a, b = ab[:, :len(parameters)], ab[:, len(parameters):]
+        mats = [a, b]
+        roles = ["A"] * points + ["B"] * points
+        for i, p in enumerate(parameters):
+            m = a.copy()
+            m[:, i] = b[:, i]
+            mats.append(m)
+            roles += [f"AB:{p.path}"] * points
+        unit = np.vstack(mats)
     else:
-        raise SweepError(f"unknown design method '{method}'; choose from {', '.join(METHODS)}")
+        unit = sample(parameters, points, rng)
     columns = [p.from_unit(unit[:, j]) for j, p in enumerate(parameters)]
     values = [
         {p.path: columns[j][i] for j, p in enumerate(parameters)} for i in range(unit.shape[0])
     ]
-    return Design(method, parameters, unit, values, roles, points)
+    return Design(method, parameters, unit, values, roles, points if roles else len(values))
 
 
 # ------------------------------------------------------------------------------------------
