@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from siege.analysis.compare import COMPARE_MEASURES, Comparison, compare, parse_precision
+from siege.analysis.compare import COMPARE_MEASURES, Comparison, compare
+from siege.analysis.precision import parse_precision
 from siege.errors import CompareError
 from siege.jsonsafe import json_safe
 from siege.results.sets import Provenance, ResultSet, load_result_sets

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from siege.analysis.sensitivity import prcc, sobol_indices
-from siege.run.sweep import Parameter, make_design
+from siege.run.design import Parameter, make_design
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 

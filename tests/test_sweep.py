@@ -9,15 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.run.sweep import (
-    DESIGN_METHODS,
-    Parameter,
-    SweepError,
-    design,
-    load_sweep,
-    make_design,
-    point_scenarios,
-)
+from siege.run.design import DESIGN_METHODS, Parameter, make_design
+from siege.run.sweep import SweepError, design, load_sweep, point_scenarios
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 

@@ -346,7 +346,7 @@ def compare(
 ) -> None:
     """Compare outcome distributions of result sets (the first is the reference)."""
     from siege.analysis.compare import compare as run_compare
-    from siege.analysis.compare import parse_precision
+    from siege.analysis.precision import parse_precision
     from siege.output import terminal as view
     from siege.output.comparison_files import write_comparison
 

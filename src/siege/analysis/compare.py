@@ -16,7 +16,6 @@ statistics of each measure are those of :data:`~siege.analysis.stats.STATISTICS`
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from siege.analysis.precision import Precision, Targets, mean_precision
 from siege.analysis.stats import (
     STATISTICS,
     ChiSquare,
@@ -35,7 +35,6 @@ from siege.analysis.stats import (
     chi_square,
     newcombe_interval,
     newcombe_paired_interval,
-    replications_needed,
     two_sample_tests,
 )
 from siege.errors import CompareError
@@ -125,24 +124,6 @@ class ReasonDifference:
 
 
 @dataclass(frozen=True)
-class Precision:
-    """Precision of an estimated mean (of a variant, or of a difference from the reference).
-
-    ``half_width`` is that of the 95 % interval achieved with ``n`` replications;
-    ``n_needed`` the replications for ``target`` (None without a target).
-    """
-
-    variant: str
-    measure: str
-    unit: str
-    quantity: str
-    n: int
-    half_width: float
-    target: float | None
-    n_needed: int | None
-
-
-@dataclass(frozen=True)
 class VariantInfo:
     """Provenance of one compared result set; ``path`` is the file read ("" in memory)."""
 
@@ -204,52 +185,6 @@ class Comparison:
 
 
 # ------------------------------------------------------------------------------------------
-# precision targets
-
-
-def parse_precision(texts: Sequence[str] | None) -> dict[str, tuple[float, bool]]:
-    """Precision targets: ``MEASURE=HALFWIDTH`` (in the measure's unit) or ``P%`` (relative
-    to the estimate, for every measure without an absolute target).
-
-    Returns ``{measure or "*": (value, relative)}``.
-    """
-    out: dict[str, tuple[float, bool]] = {}
-    for text in texts or []:
-        m = re.fullmatch(r"\s*(?:([A-Za-z_]+)\s*=\s*)?([0-9.eE+-]+)\s*(%?)\s*", text)
-        if not m:
-            raise _bad_target(text, "expected MEASURE=HALFWIDTH (e.g. end_day=2) or a "
-                              "percentage of the estimate (e.g. 5%)")
-        name, number, pct = m.group(1), m.group(2), m.group(3)
-        try:
-            value = float(number)
-        except ValueError:
-            raise _bad_target(text, f"{number!r} is not a number") from None
-        if not value > 0:
-            raise _bad_target(text, "the half-width must be positive")
-        if name is not None and name not in COMPARE_MEASURES:
-            raise _bad_target(
-                text, f"unknown measure {name!r}; allowed: {', '.join(COMPARE_MEASURES)}"
-            )
-        out[name or "*"] = (value / 100 if pct else value, bool(pct))
-    return out
-
-
-def _bad_target(text: str, problem: str) -> CompareError:
-    return CompareError(f"precision {text!r}: {problem}", parameter="precision")
-
-
-def _target(targets: dict[str, tuple[float, bool]], measure: str, estimate: float
-            ) -> float | None:
-    if measure in targets:
-        value, relative = targets[measure]
-    elif "*" in targets:
-        value, relative = targets["*"]
-    else:
-        return None
-    return value * abs(estimate) if relative else value
-
-
-# ------------------------------------------------------------------------------------------
 # the comparison
 
 
@@ -265,7 +200,7 @@ def compare(
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: int = 0,
-    precision: dict[str, tuple[float, bool]] | None = None,
+    precision: Targets | None = None,
 ) -> Comparison:
     """Compare result sets (the first is the reference; repeated labels are made distinct).
 
@@ -275,7 +210,8 @@ def compare(
         it does not) or ``"unpaired"``.
     n_resamples : bootstrap resamples per interval.
     seed : seed of the bootstrap (the same seed gives the same intervals).
-    precision : half-width targets of the means, from :func:`parse_precision`.
+    precision : half-width targets of the means, from
+        :func:`~siege.analysis.precision.parse_precision`.
     """
     if not result_sets:
         raise CompareError("result_sets: nothing to compare; give at least one result set",
@@ -313,15 +249,15 @@ def compare(
             }
             measures.append(MeasureStats(rs.label, measure, unit, int(x.size), n_inf,
                                          intervals))
-            precisions.append(_precision(rs.label, measure, unit, "mean", int(x.size),
-                                         intervals["mean"], targets))
+            precisions.append(mean_precision(rs.label, measure, unit, "mean", int(x.size),
+                                             intervals["mean"], targets))
         if len(sets) > 1:
             anderson_all[measure] = anderson_ksample([_values(rs, measure) for rs in sets])
         for rs in sets[1:]:
             d = _difference(rs, ref, measure, unit, paired, confidence, n_resamples, rng)
             differences.append(d)
-            precisions.append(_precision(rs.label, measure, unit, "mean_difference",
-                                         min(rs.n, ref.n), d.statistics["mean"], targets))
+            precisions.append(mean_precision(rs.label, measure, unit, "mean_difference",
+                                             min(rs.n, ref.n), d.statistics["mean"], targets))
 
     reasons, reason_diffs, counts = _end_reasons(sets, paired, confidence)
     return Comparison(
@@ -338,13 +274,6 @@ def compare(
         chi_square=chi_square(counts),
         precision=precisions,
     )
-
-
-def _precision(label: str, measure: str, unit: str, quantity: str, n: int, iv: Interval,
-               targets: dict[str, tuple[float, bool]]) -> Precision:
-    target = _target(targets, measure, iv.estimate)
-    needed = replications_needed(iv.half_width, n, target) if target is not None else None
-    return Precision(label, measure, unit, quantity, n, iv.half_width, target, needed)
 
 
 def _difference(rs: ResultSet, ref: ResultSet, measure: str, unit: str, paired: bool,

@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from scipy import stats
 
+from siege.errors import SweepError
 from siege.model.rules import END_REASONS
 from siege.results.summary import CAN_BE_INFINITE, SUMMARY_MEASURES
-from siege.run.sweep import SweepError
 
 #: Per-point outcome measures analysed (columns of ``summary.parquet``).
 MEASURES: tuple[str, ...] = (
