@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from siege.scenario.render import toml_text as to_toml
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 
@@ -61,48 +63,6 @@ def scenario_data(**changes: Any) -> dict[str, Any]:
         else:
             data[key] = value
     return data
-
-
-def to_toml(data: dict[str, Any]) -> str:
-    """Minimal TOML writer for test scenarios (tables, arrays of tables, scalars)."""
-    import json
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(fmt(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k)} = {fmt(x)}" for k, x in v.items()) + " }"
-        raise TypeError(v)
-
-    lines: list[str] = []
-    for k, v in data.items():
-        if not isinstance(v, (dict, list)) or (
-            isinstance(v, list) and v and not isinstance(v[0], dict)
-        ):
-            lines.append(f"{k} = {fmt(v)}")
-    for k, v in data.items():
-        if isinstance(v, dict):
-            lines.append(f"[{k}]")
-            for kk, vv in v.items():
-                if isinstance(vv, list) and vv and isinstance(vv[0], dict):
-                    continue
-                lines.append(f"{kk} = {fmt(vv)}")
-            for kk, vv in v.items():
-                if isinstance(vv, list) and vv and isinstance(vv[0], dict):
-                    for item in vv:
-                        lines.append(f"[[{k}.{kk}]]")
-                        lines.extend(f"{a} = {fmt(b)}" for a, b in item.items())
-        elif isinstance(v, list) and v and isinstance(v[0], dict):
-            for item in v:
-                lines.append(f"[[{k}]]")
-                lines.extend(f"{a} = {fmt(b)}" for a, b in item.items())
-    return "\n".join(lines) + "\n"
 
 
 def run_cli(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from siege.analysis.compare import COMPARE_MEASURES, compare, load_variants
+from siege.analysis.compare import COMPARE_MEASURES, Comparison, compare
+from siege.analysis.precision import parse_precision
+from siege.errors import CompareError
+from siege.jsonsafe import json_safe
+from siege.results.sets import Provenance, ResultSet, load_result_sets
+from siege.run.simulate import simulate
+from siege.scenario import load_scenario
 
 from conftest import run_cli, scenario_data, to_toml
 
@@ -114,10 +120,9 @@ def test_a_file_compared_with_itself_shows_no_difference(runs: Runs) -> None:
 def test_paired_intervals_are_not_wider_than_unpaired_for_common_random_numbers(
     runs: Runs,
 ) -> None:
-    variants = load_variants([runs.base, runs.hold])
-    c = compare(variants, n_resamples=1000, seed=3)
-    widths = [(d.mean.high - d.mean.low, d.unpaired_mean.high - d.unpaired_mean.low)
-              for d in c.differences if d.unpaired_mean is not None]
+    c = compare(load_result_sets([runs.base, runs.hold]), n_resamples=1000, seed=3)
+    means = [(d.statistics["mean"], d.unpaired_mean) for d in c.differences]
+    widths = [(p.high - p.low, u.high - u.low) for p, u in means if u is not None]
     informative = [(p, u) for p, u in widths if u > 0]
     assert informative
     # the same draws feed both policies, so every measure that varies is positively
@@ -142,6 +147,7 @@ def test_precision_reports_half_width_and_replications_needed(runs: Runs) -> Non
     assert dl["half_width"] == pytest.approx(1.96 * sd / math.sqrt(N), rel=0.2)
     proc = run_cli("compare", str(runs.base), "--precision", "speed=3")
     assert proc.returncode == 2 and "end_day" in proc.stderr  # names what is allowed
+    assert "--precision 'speed=3'" in proc.stderr  # the option, not the API's parameter
 
 
 def test_out_writes_parquet_or_json_statistics(runs: Runs, tmp_path: Path) -> None:
@@ -213,12 +219,78 @@ def test_bad_input_gets_one_clear_message_and_exit_status_2(runs: Runs, tmp_path
 
 
 def test_paired_analysis_pairs_on_replication_ids_not_row_order(runs: Runs) -> None:
-    variants = load_variants([runs.base, runs.hold])
-    in_order = compare(variants, n_resamples=200, seed=1)
-    variants[1].outcomes = variants[1].outcomes.take(np.random.default_rng(0).permutation(N))
-    shuffled = compare(variants, n_resamples=200, seed=1)
+    base, hold = load_result_sets([runs.base, runs.hold])
+    in_order = compare([base, hold], n_resamples=200, seed=1)
+    rows = np.random.default_rng(0).permutation(N)
+    shuffled = compare([base, replace(hold, outcomes=hold.outcomes.take(rows))],
+                       n_resamples=200, seed=1)
     assert shuffled.analysis == "paired"
     assert shuffled.differences == in_order.differences
-    variants[1].outcomes = variants[1].outcomes.slice(0, N - 1)  # one replication missing
-    c = compare(variants, n_resamples=200)
+    one_missing = replace(hold, outcomes=hold.outcomes.slice(0, N - 1))
+    c = compare([base, one_missing], n_resamples=200)
     assert c.analysis == "unpaired" and "replication ids" in c.analysis_reason
+
+
+def _statistics(c: Comparison) -> dict:
+    """Everything but the provenance, as plain data (NaN as None, so it compares equal)."""
+    data = json_safe(c.to_dict())
+    del data["variants"]
+    return data
+
+
+def test_runs_in_memory_compare_without_files_and_as_their_files_do(runs: Runs) -> None:
+    scenario = load_scenario(runs.folder / "small.toml")
+    hold = scenario.with_overrides({"policy.kind": "hold"})
+    in_memory = [simulate(s, replications=N, seed=11, workers=1).result_set(label)
+                 for s, label in ((scenario, "base"), (hold, "hold"))]
+    c = compare(in_memory, n_resamples=300, seed=2)
+    assert c.analysis == "paired" and "common random numbers" in c.analysis_reason
+    assert [v.path for v in c.variants] == ["", ""]
+    assert c.variants[0].seed == "11" and c.variants[0].scenario_name == scenario.name
+    from_files = compare(load_result_sets([runs.base, runs.hold]), n_resamples=300, seed=2)
+    assert _statistics(c) == _statistics(from_files)
+
+
+def test_api_errors_name_the_parameter_and_the_cli_its_option(runs: Runs) -> None:
+    with pytest.raises(CompareError, match=r"^precision 'speed=3': unknown measure") as err:
+        parse_precision(["speed=3"])
+    assert err.value.parameter == "precision" and "--" not in str(err.value)
+    base = load_result_sets([runs.base])
+    with pytest.raises(CompareError, match=r"^analysis 'both'"):
+        compare(base, analysis="both")
+    assert "--analysis 'both'" in _bad(str(runs.base), "--analysis", "both")
+
+
+def test_a_new_statistic_or_test_is_one_function_and_one_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scipy import stats as sp
+
+    from siege.analysis import stats
+    from siege.output.terminal import measures_table
+
+    def p90(x: np.ndarray) -> np.ndarray:
+        return np.asarray(np.quantile(x, 0.9, axis=-1))
+
+    def welch(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, ...]:
+        return (float(sp.ttest_ind(a, b, equal_var=False).pvalue),)
+
+    monkeypatch.setitem(stats.STATISTICS, "p90", stats.Statistic(p90, "90th percentile"))
+    monkeypatch.setitem(stats.TWO_SAMPLE_TESTS, "welch",
+                        stats.TwoSampleTest(("welch_pvalue",), welch))
+    rng = np.random.default_rng(2)
+    sets = []
+    for label, shift in (("a", 0.0), ("b", 3.0)):
+        columns = {m: rng.normal(10 + shift, 2, 400) for m in COMPARE_MEASURES}
+        table = pa.table({"replication": np.arange(400), "end_reason": ["held"] * 400,
+                          **columns})
+        sets.append(ResultSet(label, table, Provenance("s", "", "", 1, "batch", 400, False)))
+    c = compare(sets, n_resamples=200, analysis="unpaired")
+    b_end_day = sets[1].column("end_day")
+    m = next(m for m in c.measures if m.variant == "b" and m.measure == "end_day")
+    assert m.statistics["p90"].estimate == pytest.approx(np.quantile(b_end_day, 0.9))
+    assert all(d.tests["welch_pvalue"] < 0.001 for d in c.differences)
+    rows = c.to_table().to_pydict()
+    assert {"p90", "p90_difference", "welch_pvalue"} <= set(rows["statistic"])
+    assert "p90" in json_safe(c.to_dict())["measures"][0]
+    assert "p90" in [col.header for col in measures_table(c).columns]

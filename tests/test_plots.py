@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.analysis.compare import COMPARE_MEASURES, load_variants
+from siege.results.sets import load_result_sets
+from siege.results.summary import COMPARE_MEASURES
 
 from conftest import run_cli, scenario_data, to_toml
 
@@ -34,7 +35,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_every_measure_end_reasons_and_band_gets_a_figure(results: tuple[Path, Path]) -> None:
     from siege.output.plots import figures
 
-    figs = figures(load_variants(list(results)))
+    figs = figures(load_result_sets(list(results)))
     names = set(figs)
     assert {f"distribution_{m}" for m in COMPARE_MEASURES} <= names
     assert "end_reasons" in names
@@ -58,7 +59,7 @@ def test_variants_differ_in_line_style_and_hatch_not_only_colour(
 ) -> None:
     from siege.output.plots import distribution_figure, end_reason_figure
 
-    variants = load_variants(list(results))
+    variants = load_result_sets(list(results))
     fig = distribution_figure(variants, "defender_losses")
     ecdf = fig.axes[0]
     styles = [line.get_linestyle() for line in ecdf.get_lines()]
@@ -94,7 +95,7 @@ def test_plot_command_writes_png_and_svg_figures(results: tuple[Path, Path],
 def test_plot_rejects_an_unknown_format_and_a_missing_file(results: tuple[Path, Path],
                                                            tmp_path: Path) -> None:
     proc = run_cli("plot", str(results[0]), "--format", "gif", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "png, svg" in proc.stderr
+    assert proc.returncode == 2 and "--format 'gif'" in proc.stderr and "png, svg" in proc.stderr
     proc = run_cli("plot", str(tmp_path / "missing.parquet"))
     assert proc.returncode == 2 and "missing.parquet" in proc.stderr
     assert "Traceback" not in proc.stderr

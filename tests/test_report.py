@@ -96,7 +96,22 @@ def test_the_browser_check_catches_a_broken_figure(report: Path, tmp_path: Path)
 def test_report_rejects_a_non_html_out_and_bad_results(report: Path, tmp_path: Path) -> None:
     results = report.with_name("threshold.parquet")
     proc = run_cli("report", str(results), "--out", str(tmp_path / "r.pdf"))
-    assert proc.returncode == 2 and ".html" in proc.stderr
+    assert proc.returncode == 2 and ".html" in proc.stderr and "--out" in proc.stderr
     proc = run_cli("report", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "r.html"))
     assert proc.returncode == 2 and "none.parquet" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_report_of_runs_in_memory_needs_no_results_file() -> None:
+    from siege.analysis.compare import compare
+    from siege.output.report import render_report
+    from siege.run.simulate import simulate
+    from siege.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(scenario_data(name="small_town"))
+    hold = scenario.with_overrides({"policy.kind": "hold"})
+    sets = [simulate(s, replications=200, seed=9, workers=1).result_set(label)
+            for s, label in ((scenario, "threshold"), (hold, "hold"))]
+    text = render_report(sets, compare(sets, n_resamples=200))
+    assert "(in memory)" in text and "paired analysis" in text
+    assert "Scenario of hold" in text and "fan_defender_strength" in text

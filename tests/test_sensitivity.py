@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from scipy import stats
 
 from siege.analysis.sensitivity import prcc, sobol_indices
-from siege.run.sweep import Parameter, make_design
+from siege.run.design import Parameter, make_design
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -46,13 +45,29 @@ def test_sobol_indices_of_ishigami_match_the_analytic_values() -> None:
     assert np.all(res.total_order_high - res.total_order_low < 0.15)
 
 
-def test_sobol_estimates_agree_with_scipy_on_the_same_matrices() -> None:
-    f_a, f_b, f_ab = saltelli_outputs(256, seed=4)
-    ours = sobol_indices(f_a, f_b, f_ab, n_resamples=100)
-    theirs = stats.sobol_indices(func={"f_A": f_a[None], "f_B": f_b[None], "f_AB": f_ab[:, None]},
-                                 n=256)
-    np.testing.assert_allclose(ours.first_order, np.ravel(theirs.first_order), rtol=1e-10)
-    np.testing.assert_allclose(ours.total_order, np.ravel(theirs.total_order), rtol=1e-10)
+def test_sobol_indices_of_a_linear_model_are_its_squared_weights_share() -> None:
+    weights = np.array([1.0, 2.0, 0.0, 3.0])
+    params = tuple(Parameter(f"x.{i}", 0.0, 1.0) for i in range(weights.size))
+    n = 2048
+    design = make_design(params, "sobol", n, seed=5)
+    y = design.unit @ weights  # additive: each index is a_i^2 / sum a_j^2, first = total
+    res = sobol_indices(y[:n], y[n:2 * n], y[2 * n:].reshape(weights.size, n),
+                        n_resamples=200, seed=1)
+    share = weights**2 / np.sum(weights**2)
+    np.testing.assert_allclose(res.first_order, share, atol=0.03)
+    np.testing.assert_allclose(res.total_order, share, atol=0.03)
+    assert np.all((res.total_order_low <= share + 0.01) & (share - 0.01 <= res.total_order_high))
+
+
+def test_sobol_intervals_repeat_with_the_seed_and_change_without() -> None:
+    outputs = saltelli_outputs(256, seed=4)
+    a = sobol_indices(*outputs, n_resamples=200, seed=3)
+    again = sobol_indices(*outputs, n_resamples=200, seed=3)
+    other = sobol_indices(*outputs, n_resamples=200, seed=4)
+    np.testing.assert_array_equal(a.first_order_low, again.first_order_low)
+    np.testing.assert_array_equal(a.total_order_high, again.total_order_high)
+    np.testing.assert_array_equal(a.first_order, other.first_order)  # estimates: no resampling
+    assert not np.array_equal(a.first_order_low, other.first_order_low)
 
 
 def test_prcc_ranks_parameters_by_their_monotone_effect() -> None:

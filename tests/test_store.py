@@ -202,10 +202,10 @@ values = [200.0, 1e308, 150.0]
 
 
 def test_compare_reads_store_points_by_either_path_with_their_bands(store: Path) -> None:
-    from siege.results.sets import load_variant
+    from siege.results.sets import load_result_set
 
-    short = load_variant(store / "point=0")
-    full = load_variant(store / "outcomes" / "point=0")
+    short = load_result_set(store / "point=0")
+    full = load_result_set(store / "outcomes" / "point=0")
     assert short.outcomes.to_pandas().equals(full.outcomes.to_pandas())  # NaN == NaN here
     assert short.bands is not None and full.bands is not None
     assert set(short.bands.column("kind").to_pylist()) >= {"band"}

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from siege.run.sweep import Parameter, SweepError, design, load_sweep, make_design, point_scenarios
+from siege.run.design import DESIGN_METHODS, Parameter, make_design
+from siege.run.sweep import SweepError, design, load_sweep, point_scenarios
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -91,6 +92,20 @@ def test_sobol_design_is_saltelli_a_b_and_ab_matrices() -> None:
         expected[:, i] = b[:, i]
         np.testing.assert_array_equal(ab, expected)
     assert points.roles[:8] == ["A"] * 8 and points.roles[16] == "AB:a.x"
+
+
+def test_a_design_method_is_one_function_and_one_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def corners(parameters: tuple[Parameter, ...], points: int,
+                rng: np.random.Generator) -> np.ndarray:
+        return np.repeat([[0.0], [1.0]], len(parameters), axis=1)
+
+    monkeypatch.setitem(DESIGN_METHODS, "corners", corners)
+    sweep = load_sweep(write_sweep(tmp_path, LHS.replace('"lhs"', '"corners"')))
+    points = design(sweep)
+    assert [v["attacker.strength"] for v in points.values] == [20000.0, 60000.0]
+    assert [v["defender.strength"] for v in points.values] == [10000, 20000]
 
 
 def test_sobol_points_must_be_a_power_of_two(tmp_path: Path) -> None:

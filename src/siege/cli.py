@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from siege._version import __version__
-from siege.errors import SiegeError
+from siege.errors import CompareError, SiegeError
+from siege.jsonsafe import json_safe
 from siege.scenario import load_scenario, parse_assignment, to_toml
 
 app = typer.Typer(
@@ -43,15 +44,26 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn siege's own errors into a one-line message and exit status 2."""
+def user_errors(options: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Turn siege's own errors into a one-line message and exit status 2; an error about a
+    parameter of the API names the command's option for it (``options``: parameter ->
+    option)."""
     try:
         yield
     except SiegeError as exc:
-        fail(_escape(str(exc)))
+        fail(_escape(_option_message(exc, options or {})))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(130) from None
+
+
+def _option_message(exc: SiegeError, options: Mapping[str, str]) -> str:
+    """The error's message, the API parameter it starts with replaced by the option."""
+    message = str(exc)
+    parameter = exc.parameter if isinstance(exc, CompareError) else None
+    if parameter is not None and parameter in options and message.startswith(parameter):
+        return options[parameter] + message[len(parameter):]
+    return message
 
 
 def _escape(text: str) -> str:
@@ -186,7 +198,7 @@ def simulate(
                 "bands": str(_bands(path)),
                 **summary.to_dict(),
             }
-            sys.stdout.write(json.dumps(_finite(payload), indent=2) + "\n")
+            sys.stdout.write(json.dumps(json_safe(payload), indent=2) + "\n")
         else:
             _print_summary(result.scenario.name, summary, path)
 
@@ -195,17 +207,6 @@ def _bands(path: Path) -> Path:
     from siege.results.parquet import bands_path
 
     return bands_path(path)
-
-
-def _finite(obj: Any) -> Any:
-    """JSON has no inf/NaN: write them as null / the strings 'inf'."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    return obj
 
 
 @contextmanager
@@ -309,9 +310,9 @@ LabelOption = Annotated[
 
 
 def _load(results: list[Path], labels: list[str] | None) -> Any:
-    from siege.analysis.compare import load_variants
+    from siege.results.sets import load_result_sets
 
-    return load_variants(list(results), labels or None)
+    return load_result_sets(list(results), labels or None)
 
 
 @app.command()
@@ -345,11 +346,12 @@ def compare(
 ) -> None:
     """Compare outcome distributions of result sets (the first is the reference)."""
     from siege.analysis.compare import compare as run_compare
-    from siege.analysis.compare import parse_precision
+    from siege.analysis.precision import parse_precision
     from siege.output import terminal as view
-    from siege.output.comparison_files import json_safe, write_comparison
+    from siege.output.comparison_files import write_comparison
 
-    with user_errors():
+    with user_errors({"precision": "--precision", "labels": "--label",
+                      "analysis": "--analysis", "path": "--out", "folder": "--figures"}):
         targets = parse_precision(precision)
         variants = _load(results, label)
         comparison = run_compare(
@@ -393,7 +395,7 @@ def plot(
     ] = None,
 ) -> None:
     """Draw ECDFs, histograms, end-reason bars and fan charts of result sets."""
-    with user_errors():
+    with user_errors({"labels": "--label", "formats": "--format", "folder": "--out"}):
         from siege.output.plots import save_figures
 
         variants = _load(results, label)
@@ -414,7 +416,7 @@ def report(
     seed: BootstrapSeedOption = 0,
 ) -> None:
     """Write one self-contained HTML report (scenarios, summary, comparison, figures)."""
-    with user_errors():
+    with user_errors({"labels": "--label", "path": "--out"}):
         from siege.output.report import write_report
 
         variants = _load(results, label)
@@ -517,7 +519,7 @@ def sensitivity(
         path = write_sensitivity(table, out or store / "sensitivity.parquet")
         rows = table.to_pylist()
         if as_json:
-            sys.stdout.write(json.dumps(_finite(rows), indent=2) + "\n")
+            sys.stdout.write(json.dumps(json_safe(rows), indent=2) + "\n")
         else:
             for measure in dict.fromkeys(r["measure"] for r in rows):
                 view = Table(title=measure, box=box.SIMPLE_HEAD)

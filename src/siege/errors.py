@@ -57,4 +57,12 @@ class SweepError(SiegeError):
 
 
 class CompareError(SiegeError):
-    """Result sets that cannot be compared (or a bad comparison option)."""
+    """Result sets that cannot be compared, drawn or reported, or a bad argument of those.
+
+    ``parameter`` names the argument at fault (the message then starts with its name), so
+    that the CLI can name its option instead.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter

@@ -1,19 +1,22 @@
 """Comparison of result sets: outcome measures, end reasons, paired or unpaired analysis,
 and the replications needed for a given precision.
 
-:func:`~siege.results.sets.load_variant` reads a results file of ``siege simulate`` (or a
-sweep-store point); :func:`compare` takes the loaded variants and returns a
-:class:`Comparison` of named results; nothing here prints.
+:func:`compare` takes :class:`~siege.results.sets.ResultSet` s (a run in memory,
+``SimulationResult.result_set()``, or a results file or sweep-store point read by
+:func:`~siege.results.sets.load_result_set`) and returns a :class:`Comparison` of named
+results; nothing here reads files or prints.
 
-The first variant is the reference: every difference is ``variant − reference``. The
-analysis is *paired* when every variant has the same seed, the same engine and the same
-replication ids as the reference (common random numbers), otherwise *unpaired*.
+The first result set is the reference: every difference is ``variant − reference``. The
+analysis is *paired* when every set has the same seed, the same engine and the same
+replication ids as the reference (common random numbers), otherwise *unpaired*. The
+statistics of each measure are those of :data:`~siege.analysis.stats.STATISTICS` and
+:data:`~siege.analysis.stats.TWO_SAMPLE_TESTS`.
 """
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,49 +24,51 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from siege.analysis.precision import Precision, Targets, mean_precision
 from siege.analysis.stats import (
+    STATISTICS,
     ChiSquare,
     Interval,
-    TwoSampleTests,
     anderson_ksample,
     bootstrap_difference,
     bootstrap_interval,
     chi_square,
     newcombe_interval,
     newcombe_paired_interval,
-    replications_needed,
     two_sample_tests,
 )
+from siege.errors import CompareError
 from siege.model.rules import END_REASONS
 from siege.results.sets import (
-    COMPARE_MEASURES,
-    CompareError,
-    Variant,
+    ResultSet,
     by_replication,
-    load_variant,
-    load_variants,
+    check_comparable,
+    distinct_labels,
     pairing,
 )
-from siege.results.summary import wilson_interval
+from siege.results.summary import COMPARE_MEASURES, wilson_interval
 
-__all__ = [
-    "COMPARE_MEASURES",
-    "CompareError",
-    "Comparison",
-    "Variant",
-    "compare",
-    "load_variant",
-    "load_variants",
-    "pairing",
-]
+__all__ = ["COMPARE_MEASURES", "CompareError", "Comparison", "ResultSet", "compare"]
 
 # ------------------------------------------------------------------------------------------
 # results
 
 
+def _flat(obj: Any) -> dict[str, Any]:
+    """``asdict`` with the ``statistics`` spread in place: keys ``median``, ``mean``, ..."""
+    out: dict[str, Any] = {}
+    for key, value in asdict(obj).items():
+        if key == "statistics":
+            out.update(value)
+        else:
+            out[key] = value
+    return out
+
+
 @dataclass(frozen=True)
 class MeasureStats:
-    """One measure of one variant: median and mean with bootstrap intervals.
+    """One measure of one result set: each statistic of :data:`STATISTICS` with its bootstrap
+    interval.
 
     ``n`` counts the replications with a value; ``n_infinite`` those with an infinite value
     (an exchange ratio with no defender losses), which make the mean infinite.
@@ -74,14 +79,14 @@ class MeasureStats:
     unit: str
     n: int
     n_infinite: int
-    median: Interval
-    mean: Interval
+    statistics: dict[str, Interval]
 
 
 @dataclass(frozen=True)
 class MeasureDifference:
-    """One measure, variant − reference: differences of medians and of means with intervals,
-    and the distribution tests. With a paired analysis, ``unpaired_mean`` is the interval an
+    """One measure, variant − reference: the difference of each statistic with its interval,
+    and the distribution tests (``{result name: value}``, see ``TWO_SAMPLE_TESTS``). With a
+    paired analysis, ``unpaired_mean`` is the interval of the mean difference that an
     unpaired analysis would give and ``narrowing`` is ``1 − paired width / unpaired width``.
     """
 
@@ -90,9 +95,8 @@ class MeasureDifference:
     measure: str
     unit: str
     analysis: str
-    median: Interval
-    mean: Interval
-    tests: TwoSampleTests
+    statistics: dict[str, Interval]
+    tests: dict[str, float]
     unpaired_mean: Interval | None = None
     narrowing: float = math.nan
 
@@ -120,25 +124,9 @@ class ReasonDifference:
 
 
 @dataclass(frozen=True)
-class Precision:
-    """Precision of an estimated mean (of a variant, or of a difference from the reference).
-
-    ``half_width`` is that of the 95 % interval achieved with ``n`` replications;
-    ``n_needed`` the replications for ``target`` (None without a target).
-    """
-
-    variant: str
-    measure: str
-    unit: str
-    quantity: str
-    n: int
-    half_width: float
-    target: float | None
-    n_needed: int | None
-
-
-@dataclass(frozen=True)
 class VariantInfo:
+    """Provenance of one compared result set; ``path`` is the file read ("" in memory)."""
+
     label: str
     path: str
     scenario_name: str
@@ -177,13 +165,16 @@ class Comparison:
         return float(np.median(values)) if values else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain data (JSON-ready apart from inf/NaN floats)."""
+        """Nested plain data (JSON-ready apart from inf/NaN floats, see
+        :func:`siege.jsonsafe.json_safe`); each statistic is a key of its measure."""
         data = asdict(self)
-        data["reference"] = self.reference
-        data["median_narrowing"] = self.median_narrowing
+        data["measures"] = [_flat(m) for m in self.measures]
+        data["differences"] = [_flat(d) for d in self.differences]
         data["anderson_all"] = {
             k: {"statistic": s, "pvalue": p} for k, (s, p) in self.anderson_all.items()
         }
+        data["reference"] = self.reference
+        data["median_narrowing"] = self.median_narrowing
         return data
 
     def to_table(self) -> pa.Table:
@@ -194,122 +185,83 @@ class Comparison:
 
 
 # ------------------------------------------------------------------------------------------
-# precision targets
-
-
-def parse_precision(texts: list[str] | None) -> dict[str, tuple[float, bool]]:
-    """``--precision`` values: ``MEASURE=HALFWIDTH`` (in the measure's unit) or ``P%``
-    (relative to the estimate, for every measure without an absolute target).
-
-    Returns ``{measure or "*": (value, relative)}``.
-    """
-    out: dict[str, tuple[float, bool]] = {}
-    for text in texts or []:
-        m = re.fullmatch(r"\s*(?:([A-Za-z_]+)\s*=\s*)?([0-9.eE+-]+)\s*(%?)\s*", text)
-        if not m:
-            raise CompareError(
-                f"--precision {text!r}: expected MEASURE=HALFWIDTH (e.g. end_day=2) or a "
-                "percentage of the estimate (e.g. 5%)"
-            )
-        name, number, pct = m.group(1), m.group(2), m.group(3)
-        try:
-            value = float(number)
-        except ValueError:
-            raise CompareError(f"--precision {text!r}: {number!r} is not a number") from None
-        if not value > 0:
-            raise CompareError(f"--precision {text!r}: the half-width must be positive")
-        if name is not None and name not in COMPARE_MEASURES:
-            raise CompareError(
-                f"--precision {text!r}: unknown measure {name!r}; allowed: "
-                f"{', '.join(COMPARE_MEASURES)}"
-            )
-        out[name or "*"] = (value / 100 if pct else value, bool(pct))
-    return out
-
-
-def _target(targets: dict[str, tuple[float, bool]], measure: str, estimate: float
-            ) -> float | None:
-    if measure in targets:
-        value, relative = targets[measure]
-    elif "*" in targets:
-        value, relative = targets["*"]
-    else:
-        return None
-    return value * abs(estimate) if relative else value
-
-
-# ------------------------------------------------------------------------------------------
 # the comparison
 
 
-def _values(v: Variant, measure: str) -> NDArray[np.float64]:
-    x = v.column(measure)
+def _values(rs: ResultSet, measure: str) -> NDArray[np.float64]:
+    x = rs.column(measure)
     return x[~np.isnan(x)]
 
 
 def compare(
-    variants: list[Variant],
+    result_sets: Sequence[ResultSet],
     *,
     analysis: str = "auto",
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: int = 0,
-    precision: dict[str, tuple[float, bool]] | None = None,
+    precision: Targets | None = None,
 ) -> Comparison:
-    """Compare variants (the first is the reference).
+    """Compare result sets (the first is the reference; repeated labels are made distinct).
 
     Parameters
     ----------
-    analysis : ``"auto"`` (paired when the metadata allow it), ``"paired"`` (an error if
-        they do not) or ``"unpaired"``.
+    analysis : ``"auto"`` (paired when the provenance allows it), ``"paired"`` (an error if
+        it does not) or ``"unpaired"``.
     n_resamples : bootstrap resamples per interval.
     seed : seed of the bootstrap (the same seed gives the same intervals).
-    precision : targets from :func:`parse_precision`.
+    precision : half-width targets of the means, from
+        :func:`~siege.analysis.precision.parse_precision`.
     """
-    if not variants:
-        raise CompareError("nothing to compare: give at least one results file")
+    if not result_sets:
+        raise CompareError("result_sets: nothing to compare; give at least one result set",
+                           parameter="result_sets")
     if analysis not in ("auto", "paired", "unpaired"):
-        raise CompareError(f"analysis {analysis!r}: allowed auto, paired, unpaired")
-    variants = [by_replication(v) for v in variants]
-    can_pair, why = pairing(variants)
+        raise CompareError(f"analysis {analysis!r}: allowed auto, paired, unpaired",
+                           parameter="analysis")
+    for rs in result_sets:
+        check_comparable(rs)
+    sets = [by_replication(rs) for rs in distinct_labels(result_sets)]
+    can_pair, why = pairing(sets)
     if analysis == "paired" and not can_pair:
-        raise CompareError(f"a paired analysis needs common random numbers, but {why}")
+        raise CompareError(f"analysis 'paired' needs common random numbers, but {why}",
+                           parameter="analysis")
     paired = can_pair and analysis != "unpaired"
     if analysis == "unpaired" and can_pair:
         why = "unpaired analysis requested"
     mode = "paired" if paired else "unpaired"
     targets = precision or {}
     rng = np.random.default_rng(seed)
-    ref = variants[0]
+    ref = sets[0]
 
     measures: list[MeasureStats] = []
     differences: list[MeasureDifference] = []
     precisions: list[Precision] = []
     anderson_all: dict[str, tuple[float, float]] = {}
     for measure, unit in COMPARE_MEASURES.items():
-        for v in variants:
-            x = _values(v, measure)
+        for rs in sets:
+            x = _values(rs, measure)
             n_inf = int(np.count_nonzero(np.isinf(x)))
-            med = bootstrap_interval(x, "median", confidence=confidence,
-                                     n_resamples=n_resamples, rng=rng)
-            mean = bootstrap_interval(x, "mean", confidence=confidence,
-                                      n_resamples=n_resamples, rng=rng)
-            measures.append(MeasureStats(v.label, measure, unit, int(x.size), n_inf, med, mean))
-            precisions.append(_precision(v.label, measure, unit, "mean", int(x.size), mean,
-                                         targets))
-        if len(variants) > 1:
-            anderson_all[measure] = anderson_ksample([_values(v, measure) for v in variants])
-        for v in variants[1:]:
-            differences.append(
-                _difference(v, ref, measure, unit, paired, confidence, n_resamples, rng)
-            )
-            d = differences[-1]
-            precisions.append(_precision(v.label, measure, unit, "mean_difference",
-                                         min(v.n, ref.n), d.mean, targets))
+            intervals = {
+                name: bootstrap_interval(x, name, confidence=confidence,
+                                         n_resamples=n_resamples, rng=rng)
+                for name in STATISTICS
+            }
+            measures.append(MeasureStats(rs.label, measure, unit, int(x.size), n_inf,
+                                         intervals))
+            precisions.append(mean_precision(rs.label, measure, unit, "mean", int(x.size),
+                                             intervals["mean"], targets))
+        if len(sets) > 1:
+            anderson_all[measure] = anderson_ksample([_values(rs, measure) for rs in sets])
+        for rs in sets[1:]:
+            d = _difference(rs, ref, measure, unit, paired, confidence, n_resamples, rng)
+            differences.append(d)
+            precisions.append(mean_precision(rs.label, measure, unit, "mean_difference",
+                                             min(rs.n, ref.n), d.statistics["mean"], targets))
 
-    reasons, reason_diffs, counts = _end_reasons(variants, paired, confidence)
+    reasons, reason_diffs, counts = _end_reasons(sets, paired, confidence)
     return Comparison(
-        variants=[_info(v) for v in variants],
+        variants=[_info(rs) for rs in sets],
         analysis=mode,
         analysis_reason=why,
         confidence=confidence,
@@ -324,72 +276,66 @@ def compare(
     )
 
 
-def _precision(label: str, measure: str, unit: str, quantity: str, n: int, iv: Interval,
-               targets: dict[str, tuple[float, bool]]) -> Precision:
-    target = _target(targets, measure, iv.estimate)
-    needed = replications_needed(iv.half_width, n, target) if target is not None else None
-    return Precision(label, measure, unit, quantity, n, iv.half_width, target, needed)
-
-
-def _difference(v: Variant, ref: Variant, measure: str, unit: str, paired: bool,
+def _difference(rs: ResultSet, ref: ResultSet, measure: str, unit: str, paired: bool,
                 confidence: float, n_resamples: int, rng: np.random.Generator
                 ) -> MeasureDifference:
-    a_all, b_all = v.column(measure), ref.column(measure)
+    a_all, b_all = rs.column(measure), ref.column(measure)
     kw: dict[str, Any] = dict(confidence=confidence, n_resamples=n_resamples)
     if paired:
         keep = ~(np.isnan(a_all) | np.isnan(b_all))
         a, b = a_all[keep], b_all[keep]
     else:
         a, b = a_all[~np.isnan(a_all)], b_all[~np.isnan(b_all)]
-    med = bootstrap_difference(a, b, "median", paired=paired, rng=rng, **kw)
-    mean = bootstrap_difference(a, b, "mean", paired=paired, rng=rng, **kw)
+    intervals = {name: bootstrap_difference(a, b, name, paired=paired, rng=rng, **kw)
+                 for name in STATISTICS}
     tests = two_sample_tests(a, b, paired=paired)
     unpaired = None
     narrowing = math.nan
     if paired:
         unpaired = bootstrap_difference(a, b, "mean", paired=False, rng=rng, **kw)
+        mean = intervals["mean"]
         w_p, w_u = mean.high - mean.low, unpaired.high - unpaired.low
         if math.isfinite(w_p) and math.isfinite(w_u) and w_u > 0:
             narrowing = 1 - w_p / w_u
-    return MeasureDifference(v.label, ref.label, measure, unit, "paired" if paired else
-                             "unpaired", med, mean, tests, unpaired, narrowing)
+    return MeasureDifference(rs.label, ref.label, measure, unit, "paired" if paired else
+                             "unpaired", intervals, tests, unpaired, narrowing)
 
 
-def _end_reasons(variants: list[Variant], paired: bool, confidence: float
+def _end_reasons(sets: list[ResultSet], paired: bool, confidence: float
                  ) -> tuple[list[ReasonStats], list[ReasonDifference], NDArray[np.int64]]:
-    ref = variants[0]
+    ref = sets[0]
     ref_reason = ref.end_reason
-    counts = np.zeros((len(variants), len(END_REASONS)), dtype=np.int64)
+    counts = np.zeros((len(sets), len(END_REASONS)), dtype=np.int64)
     reasons: list[ReasonStats] = []
     diffs: list[ReasonDifference] = []
-    for i, v in enumerate(variants):
-        vr = v.end_reason
+    for i, rs in enumerate(sets):
+        vr = rs.end_reason
         for j, r in enumerate(END_REASONS):
             c = int(np.count_nonzero(vr == r))
             counts[i, j] = c
-            lo, hi = wilson_interval(c, v.n, confidence)
-            reasons.append(ReasonStats(v.label, r, c, v.n, Interval(c / v.n, lo, hi)))
+            lo, hi = wilson_interval(c, rs.n, confidence)
+            reasons.append(ReasonStats(rs.label, r, c, rs.n, Interval(c / rs.n, lo, hi)))
             if i == 0:
                 continue
             if paired:
                 iv = newcombe_paired_interval(vr == r, ref_reason == r, confidence)
             else:
-                iv = newcombe_interval(c, v.n, int(np.count_nonzero(ref_reason == r)), ref.n,
+                iv = newcombe_interval(c, rs.n, int(np.count_nonzero(ref_reason == r)), ref.n,
                                        confidence)
-            diffs.append(ReasonDifference(v.label, ref.label, r, "paired" if paired else
+            diffs.append(ReasonDifference(rs.label, ref.label, r, "paired" if paired else
                                           "unpaired", iv))
     return reasons, diffs, counts
 
 
-def _info(v: Variant) -> VariantInfo:
-    m = v.metadata
+def _info(rs: ResultSet) -> VariantInfo:
+    p = rs.provenance
     return VariantInfo(
-        label=v.label,
-        path=str(v.path),
-        scenario_name=m.get("siege.scenario_name", ""),
-        scenario_sha256=m.get("siege.scenario_sha256", ""),
-        seed=m.get("siege.seed", ""),
-        engine=m.get("siege.engine", ""),
-        replications=v.n,
-        partial=m.get("siege.partial") == "true",
+        label=rs.label,
+        path=p.source,
+        scenario_name=p.scenario_name,
+        scenario_sha256=p.scenario_sha256,
+        seed="" if p.seed is None else str(p.seed),
+        engine=p.engine,
+        replications=rs.n,
+        partial=p.partial,
     )

@@ -33,20 +33,20 @@ def comparison_table(comparison: Comparison) -> pa.Table:
                          n=n))
 
     for m in comparison.measures:
-        for name, iv in (("median", m.median), ("mean", m.mean)):
+        for name, iv in m.statistics.items():
             add("measure", m.variant, None, m.measure, name, iv.estimate, iv.low, iv.high,
                 m.unit, n=m.n)
     for d in comparison.differences:
-        for name, iv in (("median_difference", d.median), ("mean_difference", d.mean)):
-            add("difference", d.variant, d.reference, d.measure, name, iv.estimate,
-                iv.low, iv.high, d.unit, d.analysis)
+        for name, iv in d.statistics.items():
+            add("difference", d.variant, d.reference, d.measure, f"{name}_difference",
+                iv.estimate, iv.low, iv.high, d.unit, d.analysis)
         if d.unpaired_mean is not None:
             u = d.unpaired_mean
             add("difference", d.variant, d.reference, d.measure,
                 "unpaired_mean_difference", u.estimate, u.low, u.high, d.unit, "unpaired")
             add("difference", d.variant, d.reference, d.measure, "narrowing",
                 d.narrowing, analysis=d.analysis)
-        for key, value in asdict(d.tests).items():
+        for key, value in d.tests.items():
             add("test", d.variant, d.reference, d.measure, key, value,
                 analysis=d.analysis)
     for measure, (stat, p) in comparison.anderson_all.items():

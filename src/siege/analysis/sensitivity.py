@@ -1,15 +1,21 @@
 """Sensitivity of a sweep's outcomes to its parameters.
 
 * :func:`sobol_indices`: first-order (Saltelli 2010) and total (Jansen 1999) Sobol' indices
-  from outputs on Saltelli's A, B and AB_i matrices, with percentile bootstrap intervals over
-  the N base rows. What a ``sobol`` design (``saltelli = true``) provides.
+  from outputs on Saltelli's A, B and AB_i matrices, computed by
+  ``scipy.stats.sobol_indices``, with percentile bootstrap intervals over the N base rows.
+  What a ``sobol`` design (``saltelli = true``) provides. The intervals come from
+  ``scipy.stats.bootstrap`` with a seeded generator rather than from SciPy's
+  ``SobolResult.bootstrap()``, which takes no seed (it draws from NumPy's global state, so
+  ``siege sensitivity --seed`` could not repeat its intervals) and uses BCa, whose jackknife
+  evaluates N − 1 rows, which ``sobol_indices`` refuses (N must be a power of 2).
 * :func:`prcc`: partial rank correlation coefficients with bootstrap intervals, a model-free
   measure that works on any design (grid, LHS, Sobol', random); parameters are ranked by
   ``|PRCC|``.
 
 Both take plain arrays (SALib's ``analyze(problem, Y)``); :func:`analyze_store` applies them
-to a sweep store's per-point summaries. The outcome measures are per-point means (and
-end-reason probabilities) from ``summary.parquet``.
+to a sweep store's per-point summaries. The outcome measures are per-point end-reason
+probabilities and the means (medians, for measures that can be infinite) of the summary's
+measures, columns of ``summary.parquet``.
 """
 
 from __future__ import annotations
@@ -21,20 +27,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
+from scipy import stats
 
+from siege.errors import SweepError
 from siege.model.rules import END_REASONS
-from siege.run.sweep import SweepError
+from siege.results.summary import CAN_BE_INFINITE, SUMMARY_MEASURES
 
 #: Per-point outcome measures analysed (columns of ``summary.parquet``).
 MEASURES: tuple[str, ...] = (
     *(f"p_{r}" for r in END_REASONS),
-    "end_day_mean",
-    "days_held_mean",
-    "defender_losses_mean",
-    "attacker_losses_mean",
-    "exchange_ratio_median",
-    "days_beyond_counteroffensive_mean",
-    "supply_shortfall_days_mean",
+    *(f"{m}_{'median' if m in CAN_BE_INFINITE else 'mean'}" for m in SUMMARY_MEASURES),
 )
 
 
@@ -50,21 +52,6 @@ class SobolResult:
     total_order_high: NDArray[np.float64]
 
 
-def _sobol_point(
-    f_a: NDArray[np.float64], f_b: NDArray[np.float64], f_ab: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """First (Saltelli 2010) and total (Jansen) indices; ``f_a, f_b`` ``(..., n)``,
-    ``f_ab`` ``(d, ..., n)``; returns two arrays ``(d, ...)``."""
-    both = np.concatenate([f_a, f_b], axis=-1)
-    centre = np.mean(both, axis=-1, keepdims=True)  # centred, as scipy does: less cancellation
-    f_a, f_b, f_ab = f_a - centre, f_b - centre, f_ab - centre
-    var = np.var(both, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        first = np.mean(f_b * (f_ab - f_a), axis=-1) / var
-        total = 0.5 * np.mean((f_a - f_ab) ** 2, axis=-1) / var
-    return first, total
-
-
 def sobol_indices(
     f_a: NDArray[np.float64],
     f_b: NDArray[np.float64],
@@ -75,19 +62,32 @@ def sobol_indices(
     seed: int = 0,
 ) -> SobolResult:
     """Sobol' indices of one output from its values on A ``(n,)``, B ``(n,)`` and AB_i
-    ``(d, n)``; percentile bootstrap intervals resample the n base rows."""
+    ``(d, n)`` (``n`` a power of 2); percentile bootstrap intervals resample the n base
+    rows. Indices of an output that does not vary are 0, as SciPy has them."""
     f_a = np.asarray(f_a, dtype=float)
     f_b = np.asarray(f_b, dtype=float)
     f_ab = np.asarray(f_ab, dtype=float)
-    first, total = _sobol_point(f_a, f_b, f_ab)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    n = f_a.shape[0]
-    idx = rng.integers(0, n, size=(n_resamples, n))  # (r, n)
-    bf, bt = _sobol_point(f_a[idx], f_b[idx], f_ab[:, idx])  # (d, r)
-    q = [(1 - confidence) / 2, (1 + confidence) / 2]
-    fl, fh = np.nanquantile(bf, q, axis=-1)
-    tl, th = np.nanquantile(bt, q, axis=-1)
-    return SobolResult(first, fl, fh, total, tl, th)
+    d, n = f_ab.shape
+
+    def indices(rows: NDArray[np.intp]) -> NDArray[np.float64]:
+        """First and total indices ``(2d,)`` of the base rows ``rows``."""
+        res = stats.sobol_indices(
+            func={"f_A": f_a[None, rows], "f_B": f_b[None, rows], "f_AB": f_ab[:, None, rows]},
+            n=rows.size,
+        )
+        return np.concatenate([np.reshape(res.first_order, d), np.reshape(res.total_order, d)])
+
+    estimate = indices(np.arange(n))
+    if n < 2:  # nothing to resample
+        low = high = np.full(2 * d, np.nan)
+    else:
+        boot = stats.bootstrap(
+            (np.arange(n),), indices, vectorized=False, n_resamples=n_resamples,
+            confidence_level=confidence, method="percentile",
+            rng=np.random.default_rng(np.random.SeedSequence(seed)),
+        )
+        low, high = boot.confidence_interval
+    return SobolResult(estimate[:d], low[:d], high[:d], estimate[d:], low[d:], high[d:])
 
 
 def _ranks(x: NDArray[np.float64]) -> NDArray[np.float64]:

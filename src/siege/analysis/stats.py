@@ -21,7 +21,7 @@ from siege.results.summary import wilson_interval
 # Upper bound on resample elements held at once (n_resamples * n_reps), to bound memory.
 _CHUNK_ELEMENTS = 4_000_000
 
-Statistic = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+Reduction = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 
 def _median(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -32,7 +32,24 @@ def _mean(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(np.mean(x, axis=-1))
 
 
-STATISTICS: dict[str, Statistic] = {"median": _median, "mean": _mean}
+@dataclass(frozen=True)
+class Statistic:
+    """A statistic of an outcome measure that ``compare`` estimates for every result set (and
+    as a difference from the reference), with a bootstrap interval.
+
+    ``function`` reduces the last axis, so that one call evaluates a whole chunk of bootstrap
+    resamples ``(n_resamples, n_reps) -> (n_resamples,)``; ``description`` says what it is.
+    """
+
+    function: Reduction
+    description: str
+
+
+#: The statistics ``compare`` reports, by name: a new one is a function and an entry here.
+STATISTICS: dict[str, Statistic] = {
+    "median": Statistic(_median, "median (50th percentile)"),
+    "mean": Statistic(_mean, "mean (infinite when a value is)"),
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,8 @@ def bootstrap_interval(
     n_resamples: int = 2000,
     rng: np.random.Generator | int | None = None,
 ) -> Interval:
-    """Percentile bootstrap interval of a statistic (``"median"`` or ``"mean"``) of one sample.
+    """Percentile bootstrap interval of a statistic (a name in :data:`STATISTICS`) of one
+    sample.
 
     Parameters
     ----------
@@ -88,7 +106,7 @@ def bootstrap_interval(
     statistic : name in :data:`STATISTICS`.
     """
     x = np.asarray(sample, dtype=float)
-    fn = STATISTICS[statistic]
+    fn = STATISTICS[statistic].function
     point = float(fn(x)) if x.size else math.nan
     if x.size == 0:
         return Interval(point, math.nan, math.nan)
@@ -115,7 +133,7 @@ def bootstrap_difference(
     """
     a = np.asarray(sample, dtype=float)
     b = np.asarray(reference, dtype=float)
-    fn = STATISTICS[statistic]
+    fn = STATISTICS[statistic].function
     if a.size == 0 or b.size == 0:
         return Interval(math.nan, math.nan, math.nan)
     point = float(fn(a) - fn(b))
@@ -135,28 +153,6 @@ def bootstrap_difference(
 
 # ------------------------------------------------------------------------------------------
 # two-sample tests with effect sizes
-
-
-@dataclass(frozen=True)
-class TwoSampleTests:
-    """Distribution tests of one variant against the reference, with effect sizes.
-
-    ``ks_statistic`` is the Kolmogorov–Smirnov D (largest gap between the ECDFs, 0..1);
-    ``cliffs_delta`` is P(X > Y) − P(X < Y) for X from the variant and Y from the reference
-    (−1..1, equal to the rank-biserial correlation of the Mann–Whitney U);
-    ``anderson_pvalue`` is SciPy's, floored at 0.001 and capped at 0.25.
-    ``wilcoxon_*`` (signed-rank test of paired differences) are NaN when unpaired.
-    """
-
-    ks_statistic: float
-    ks_pvalue: float
-    mannwhitney_u: float
-    mannwhitney_pvalue: float
-    cliffs_delta: float
-    anderson_statistic: float
-    anderson_pvalue: float
-    wilcoxon_statistic: float = math.nan
-    wilcoxon_pvalue: float = math.nan
 
 
 def ks_statistic(sample: NDArray[np.float64], reference: NDArray[np.float64]) -> float:
@@ -195,42 +191,79 @@ def anderson_ksample(samples: Sequence[NDArray[np.float64]]) -> tuple[float, flo
     return _anderson([np.asarray(s, dtype=float) for s in samples])
 
 
+def _ks(a: NDArray[np.float64], b: NDArray[np.float64], paired: bool) -> tuple[float, ...]:
+    """Kolmogorov–Smirnov D (largest gap between the ECDFs, 0..1) and its p-value."""
+    ks = stats.ks_2samp(a, b)
+    return float(ks.statistic), float(ks.pvalue)
+
+
+def _mannwhitney(a: NDArray[np.float64], b: NDArray[np.float64], paired: bool
+                 ) -> tuple[float, ...]:
+    """Mann–Whitney U and its two-sided p-value (1 when every value is the same)."""
+    if np.unique(np.concatenate([a, b])).size < 2:
+        return a.size * b.size / 2, 1.0
+    mw = stats.mannwhitneyu(a, b, alternative="two-sided")
+    return float(mw.statistic), float(mw.pvalue)
+
+
+def _cliffs(a: NDArray[np.float64], b: NDArray[np.float64], paired: bool) -> tuple[float, ...]:
+    """Cliff's delta, P(X > Y) − P(X < Y) (−1..1; the rank-biserial correlation of U)."""
+    return (cliffs_delta(a, b),)
+
+
+def _anderson2(a: NDArray[np.float64], b: NDArray[np.float64], paired: bool
+               ) -> tuple[float, ...]:
+    """Anderson–Darling k-sample statistic and SciPy's p-value (floored at 0.001, capped at
+    0.25)."""
+    return _anderson([a, b])
+
+
+def _wilcoxon(a: NDArray[np.float64], b: NDArray[np.float64], paired: bool
+              ) -> tuple[float, ...]:
+    """Wilcoxon signed-rank test of the paired differences (NaN when unpaired)."""
+    if not paired:
+        return math.nan, math.nan
+    d = a - b
+    d = d[np.isfinite(d)]
+    if not np.any(d != 0):
+        return 0.0, 1.0
+    w = stats.wilcoxon(d)
+    return float(w.statistic), float(w.pvalue)
+
+
+@dataclass(frozen=True)
+class TwoSampleTest:
+    """A distribution test (or effect size) of a variant against the reference:
+    ``function(sample, reference, paired)`` returns one value per name in ``results``."""
+
+    results: tuple[str, ...]
+    function: Callable[[NDArray[np.float64], NDArray[np.float64], bool], tuple[float, ...]]
+
+
+#: The tests ``compare`` runs on every measure, by name: a new one is a function and an entry.
+TWO_SAMPLE_TESTS: dict[str, TwoSampleTest] = {
+    "ks": TwoSampleTest(("ks_statistic", "ks_pvalue"), _ks),
+    "mannwhitney": TwoSampleTest(("mannwhitney_u", "mannwhitney_pvalue"), _mannwhitney),
+    "cliffs_delta": TwoSampleTest(("cliffs_delta",), _cliffs),
+    "anderson": TwoSampleTest(("anderson_statistic", "anderson_pvalue"), _anderson2),
+    "wilcoxon": TwoSampleTest(("wilcoxon_statistic", "wilcoxon_pvalue"), _wilcoxon),
+}
+
+
 def two_sample_tests(
     sample: NDArray[np.float64], reference: NDArray[np.float64], *, paired: bool = False
-) -> TwoSampleTests:
-    """KS, Mann–Whitney, Anderson–Darling (and Wilcoxon signed-rank if paired) with effects."""
+) -> dict[str, float]:
+    """Every test of :data:`TWO_SAMPLE_TESTS` of ``sample`` against ``reference`` (both
+    ``(n_reps,)``, index-aligned when ``paired``): ``{result name: value}``, NaN when either
+    sample is empty."""
     a = np.asarray(sample, dtype=float)
     b = np.asarray(reference, dtype=float)
-    if a.size == 0 or b.size == 0:
-        nan = math.nan
-        return TwoSampleTests(nan, nan, nan, nan, nan, nan, nan)
-    ks = stats.ks_2samp(a, b)
-    if np.unique(np.concatenate([a, b])).size < 2:
-        mw_u, mw_p = a.size * b.size / 2, 1.0
-    else:
-        mw = stats.mannwhitneyu(a, b, alternative="two-sided")
-        mw_u, mw_p = float(mw.statistic), float(mw.pvalue)
-    ad_stat, ad_p = _anderson([a, b])
-    w_stat = w_p = math.nan
-    if paired:
-        d = a - b
-        d = d[np.isfinite(d)]
-        if np.any(d != 0):
-            w = stats.wilcoxon(d)
-            w_stat, w_p = float(w.statistic), float(w.pvalue)
-        else:
-            w_stat, w_p = 0.0, 1.0
-    return TwoSampleTests(
-        ks_statistic=float(ks.statistic),
-        ks_pvalue=float(ks.pvalue),
-        mannwhitney_u=mw_u,
-        mannwhitney_pvalue=mw_p,
-        cliffs_delta=cliffs_delta(a, b),
-        anderson_statistic=ad_stat,
-        anderson_pvalue=ad_p,
-        wilcoxon_statistic=w_stat,
-        wilcoxon_pvalue=w_p,
-    )
+    out: dict[str, float] = {}
+    for test in TWO_SAMPLE_TESTS.values():
+        values = (test.function(a, b, paired) if a.size and b.size
+                  else (math.nan,) * len(test.results))
+        out.update(zip(test.results, (float(v) for v in values), strict=True))
+    return out
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,14 +10,16 @@ siege[plot]``) and imported lazily with the Agg backend.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siege.errors import CompareError
 from siege.model.rules import END_REASONS
-from siege.results.sets import COMPARE_MEASURES, CompareError, Variant
-from siege.results.summary import wilson_interval
+from siege.results.sets import ResultSet, check_comparable
+from siege.results.summary import COMPARE_MEASURES, wilson_interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,23 +30,6 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 # dark to mid grays with a hint of hue: distinct in colour and in grayscale
 SHADES = ("#1b1b1b", "#1f5fa8", "#b2521b", "#3a7d3a", "#7a3f8f", "#8c6d1f")
 
-MEASURE_LABELS: dict[str, str] = {
-    "end_day": "End of siege (day)",
-    "defender_losses": "Defender losses (personnel)",
-    "attacker_losses": "Attacker losses (personnel)",
-    "exchange_ratio": "Exchange ratio (attacker losses per defender loss)",
-    "days_beyond_counteroffensive": "Days held beyond counter-offensive date (days)",
-    "supply_shortfall_days": "Days with supply below need (days)",
-}
-BAND_LABELS: dict[str, str] = {
-    "defender_strength": "Defender strength",
-    "attacker_strength": "Attacker strength",
-    "exchange_ratio": "Cumulative exchange ratio",
-    "rolling_exchange_ratio": "Rolling exchange ratio",
-    "days_of_supply": "Days of supply",
-    "routes_open": "Supply routes open",
-    "encirclement_threat": "Encirclement threat",
-}
 FORMATS = ("png", "svg")
 
 
@@ -71,16 +56,25 @@ def style(i: int) -> dict[str, Any]:
     }
 
 
-def _finite(v: Variant, measure: str) -> np.ndarray:
-    x = v.column(measure)
+def title(measure: str) -> str:
+    """A measure's name as a title: ``control_town`` -> "Attacker control of sector town",
+    ``end_day`` -> "End day"."""
+    if measure.startswith("control_"):
+        return f"Attacker control of sector {measure.removeprefix('control_')}"
+    return measure.replace("_", " ").capitalize()
+
+
+def _finite(rs: ResultSet, measure: str) -> np.ndarray:
+    x = rs.column(measure)
     return x[np.isfinite(x)]
 
 
-def distribution_figure(variants: list[Variant], measure: str) -> Figure:
-    """ECDF (left) and histogram (right) of one outcome measure, one curve per variant."""
+def distribution_figure(variants: Sequence[ResultSet], measure: str) -> Figure:
+    """ECDF (left) and histogram (right) of one outcome measure, one curve per result set."""
     plt = _pyplot()
     fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    label = MEASURE_LABELS.get(measure, f"{measure} ({COMPARE_MEASURES.get(measure, '')})")
+    unit = COMPARE_MEASURES.get(measure, "")
+    label = f"{title(measure)} ({unit})" if unit else title(measure)
     samples = [_finite(v, measure) for v in variants]
     pooled = np.concatenate(samples) if samples else np.array([])
     lo, hi = (float(pooled.min()), float(pooled.max())) if pooled.size else (0.0, 1.0)
@@ -109,14 +103,14 @@ def distribution_figure(variants: list[Variant], measure: str) -> Figure:
     ax_e.grid(alpha=0.3)
     ax_e.legend(loc="lower right", fontsize=8)
     ax_h.set_xlabel(label)
-    ax_h.set_ylabel(f"Density (per {COMPARE_MEASURES.get(measure, 'unit')})")
+    ax_h.set_ylabel(f"Density (per {unit or 'unit'})")
     ax_h.grid(alpha=0.3)
     ax_h.legend(fontsize=8)
-    fig.suptitle(f"{label.split(' (')[0]}: distribution by variant")
+    fig.suptitle(f"{title(measure)}: distribution by variant")
     return fig
 
 
-def end_reason_figure(variants: list[Variant]) -> Figure:
+def end_reason_figure(variants: Sequence[ResultSet]) -> Figure:
     """Grouped bars: probability of each end reason per variant, with 95 % Wilson intervals."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
@@ -143,7 +137,7 @@ def end_reason_figure(variants: list[Variant]) -> Figure:
     return fig
 
 
-def band_measures(variants: list[Variant]) -> list[str]:
+def band_measures(variants: Sequence[ResultSet]) -> list[str]:
     """Band measures present in every variant's bands (in the first variant's order)."""
     names: list[str] | None = None
     for v in variants:
@@ -157,7 +151,7 @@ def band_measures(variants: list[Variant]) -> list[str]:
     return names or []
 
 
-def _band(v: Variant, measure: str) -> tuple[dict[str, np.ndarray], str]:
+def _band(v: ResultSet, measure: str) -> tuple[dict[str, np.ndarray], str]:
     assert v.bands is not None
     t = v.bands
     kind = np.asarray(t.column("kind").to_pylist())
@@ -171,7 +165,7 @@ def _band(v: Variant, measure: str) -> tuple[dict[str, np.ndarray], str]:
     return {k: c[order] for k, c in cols.items()}, unit
 
 
-def fan_figure(variants: list[Variant], measure: str) -> Figure:
+def fan_figure(variants: Sequence[ResultSet], measure: str) -> Figure:
     """Fan chart of a per-day band: one panel per variant (median, 25–75 % and 5–95 %
     bands), and with several variants a last panel overlaying their medians."""
     plt = _pyplot()
@@ -179,10 +173,7 @@ def fan_figure(variants: list[Variant], measure: str) -> Figure:
     panels = k + (1 if k > 1 else 0)
     fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.6), sharey=True,
                              layout="constrained", squeeze=False)
-    if measure.startswith("control_"):
-        title = f"Attacker control of sector {measure.removeprefix('control_')}"
-    else:
-        title = BAND_LABELS.get(measure, measure.replace("_", " ").capitalize())
+    heading = title(measure)
     unit = ""
     for i, v in enumerate(variants):
         band, unit = _band(v, measure)
@@ -212,13 +203,15 @@ def fan_figure(variants: list[Variant], measure: str) -> Figure:
         ax.set_xlabel("Day of siege (days)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    axes[0, 0].set_ylabel(f"{title} ({unit})" if unit else title)
-    fig.suptitle(f"{title}: per-day percentiles over replications")
+    axes[0, 0].set_ylabel(f"{heading} ({unit})" if unit else heading)
+    fig.suptitle(f"{heading}: per-day percentiles over replications")
     return fig
 
 
-def figures(variants: list[Variant]) -> dict[str, Figure]:
-    """Every figure of the variants, by file stem (bands only where every variant has them)."""
+def figures(variants: Sequence[ResultSet]) -> dict[str, Figure]:
+    """Every figure of the result sets, by file stem (bands only where every set has them)."""
+    for rs in variants:
+        check_comparable(rs)
     out: dict[str, Figure] = {}
     for measure in COMPARE_MEASURES:
         out[f"distribution_{measure}"] = distribution_figure(variants, measure)
@@ -229,7 +222,7 @@ def figures(variants: list[Variant]) -> dict[str, Figure]:
 
 
 def save_figures(
-    variants: list[Variant],
+    variants: Sequence[ResultSet],
     folder: str | Path,
     *,
     formats: tuple[str, ...] = FORMATS,
@@ -238,11 +231,12 @@ def save_figures(
     """Draw every figure and write it as ``FOLDER/<name>.<format>``; returns the paths."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
-        raise CompareError(f"figure format {bad[0]!r}: allowed {', '.join(FORMATS)}")
+        raise CompareError(f"formats {bad[0]!r}: allowed {', '.join(FORMATS)}",
+                           parameter="formats")
     plt = _pyplot()
     out = Path(folder)
     if out.exists() and not out.is_dir():
-        raise CompareError(f"{out}: exists and is not a folder")
+        raise CompareError(f"folder {out}: exists and is not a folder", parameter="folder")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, fig in figures(variants).items():

@@ -12,14 +12,24 @@ import base64
 import html
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from siege._version import __version__
 from siege.analysis.compare import Comparison, compare
-from siege.output.terminal import chi_square_line, fmt, fmt_interval, fmt_p, header_lines
-from siege.results.sets import CompareError, Variant
-from siege.scenario import scenario_from_json, to_toml
+from siege.analysis.stats import STATISTICS
+from siege.errors import CompareError
+from siege.output.terminal import (
+    chi_square_line,
+    fmt,
+    fmt_interval,
+    fmt_p,
+    header_lines,
+    statistic_names,
+)
+from siege.results.sets import ResultSet, distinct_labels
+from siege.scenario import to_toml
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 75em; color: #111;
@@ -61,24 +71,23 @@ def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
     return "".join(out)
 
 
-def _scenarios(variants: list[Variant]) -> str:
+def _scenarios(sets: list[ResultSet]) -> str:
     parts = ["<h2>Scenarios</h2>"]
     rows = []
-    for v in variants:
-        m = v.metadata
-        rows.append([v.label, m.get("siege.scenario_name", ""),
-                     m.get("siege.scenario_sha256", "")[:12], m.get("siege.seed", ""),
-                     m.get("siege.engine", ""), f"{v.n:,}",
-                     "yes" if m.get("siege.partial") == "true" else "no", str(v.path)])
+    for rs in sets:
+        p = rs.provenance
+        rows.append([rs.label, p.scenario_name, p.scenario_sha256[:12],
+                     "" if p.seed is None else str(p.seed), p.engine, f"{rs.n:,}",
+                     "yes" if p.partial else "no", p.source or "(in memory)"])
     parts.append(_table("Result sets (the first is the reference)",
                         ["label", "scenario", "sha256", "seed", "engine", "replications",
                          "partial", "file"], rows))
-    for v in variants:
+    for rs in sets:
         try:
-            text = to_toml(scenario_from_json(v.metadata["siege.scenario"]))
+            text = to_toml(rs.provenance.scenario)
         except Exception as exc:  # an older file whose scenario no longer validates
             text = f"(scenario not shown: {exc})"
-        parts.append(f"<details><summary>Scenario of {_e(v.label)} (resolved)</summary>"
+        parts.append(f"<details><summary>Scenario of {_e(rs.label)} (resolved)</summary>"
                      f"<pre>{_e(text)}</pre></details>")
     return "".join(parts)
 
@@ -94,10 +103,10 @@ def _summary(c: Comparison) -> str:
                     rows)]
     rows = []
     for m in c.measures:
-        rows.append([m.measure, m.unit, m.variant, f"{m.n:,}", fmt_interval(m.median),
-                     fmt_interval(m.mean)])
-    parts.append(_table("Outcome measures: median and mean (95 % bootstrap interval)",
-                        ["measure", "unit", "variant", "n", "median", "mean"], rows))
+        rows.append([m.measure, m.unit, m.variant, f"{m.n:,}",
+                     *(fmt_interval(iv) for iv in m.statistics.values())])
+    parts.append(_table(f"Outcome measures: {statistic_names()} (95 % bootstrap interval)",
+                        ["measure", "unit", "variant", "n", *STATISTICS], rows))
     return "".join(parts)
 
 
@@ -106,18 +115,18 @@ def _comparison(c: Comparison) -> str:
         return ""
     parts = ["<h2>Comparison</h2>"]
     parts += [f"<p class='note'>{_e(line)}</p>" for line in header_lines(c)[len(c.variants):]]
-    head = ["measure", "variant", "Δ median", "Δ mean"]
+    head = ["measure", "variant", *(f"Δ {name}" for name in STATISTICS)]
     if c.analysis == "paired":
         head.append("narrower than unpaired")
     head += ["KS D", "KS p", "Cliff's δ", "Mann–Whitney p", "Anderson–Darling p"]
     rows = []
     for d in c.differences:
-        row = [d.measure, d.variant, fmt_interval(d.median, True), fmt_interval(d.mean, True)]
+        row = [d.measure, d.variant, *(fmt_interval(iv, True) for iv in d.statistics.values())]
         if c.analysis == "paired":
             row.append("–" if math.isnan(d.narrowing) else f"{100 * d.narrowing:.0f} %")
         t = d.tests
-        row += [fmt(t.ks_statistic), fmt_p(t.ks_pvalue), f"{t.cliffs_delta:+.2f}",
-                fmt_p(t.mannwhitney_pvalue), fmt_p(t.anderson_pvalue)]
+        row += [fmt(t["ks_statistic"]), fmt_p(t["ks_pvalue"]), f"{t['cliffs_delta']:+.2f}",
+                fmt_p(t["mannwhitney_pvalue"]), fmt_p(t["anderson_pvalue"])]
         rows.append(row)
     parts.append(_table(f"Differences from {c.reference} ({c.analysis} analysis, 95 % "
                         "intervals) and distribution tests", head, rows))
@@ -134,12 +143,12 @@ def _comparison(c: Comparison) -> str:
     return "".join(parts)
 
 
-def _figures(variants: list[Variant]) -> str:
+def _figures(sets: list[ResultSet]) -> str:
     from siege.output.plots import _pyplot, figures
 
     plt = _pyplot()
     parts = ["<h2>Figures</h2>"]
-    for name, fig in figures(variants).items():
+    for name, fig in figures(sets).items():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
         plt.close(fig)
@@ -151,19 +160,21 @@ def _figures(variants: list[Variant]) -> str:
     return "".join(parts)
 
 
-def render_report(variants: list[Variant], comparison: Comparison, *,
+def render_report(result_sets: Sequence[ResultSet], comparison: Comparison, *,
                   title: str | None = None) -> str:
-    """The report as one HTML string (figures embedded)."""
-    names = ", ".join(dict.fromkeys(v.scenario_name for v in variants))
+    """The report as one HTML string (figures embedded) of the result sets and their
+    comparison (from :func:`~siege.analysis.compare.compare` of the same sets)."""
+    sets = distinct_labels(result_sets)
+    names = ", ".join(dict.fromkeys(rs.provenance.scenario_name or rs.label for rs in sets))
     heading = title or f"Siege report: {names}"
     body: list[Any] = [
         f"<h1>{_e(heading)}</h1>",
-        f"<p class='note'>siege {_e(__version__)}; {len(variants)} result set(s); "
+        f"<p class='note'>siege {_e(__version__)}; {len(sets)} result set(s); "
         f"{_e(comparison.analysis)} analysis ({_e(comparison.analysis_reason)}).</p>",
-        _scenarios(variants),
+        _scenarios(sets),
         _summary(comparison),
         _comparison(comparison),
-        _figures(variants),
+        _figures(sets),
     ]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -174,14 +185,15 @@ def render_report(variants: list[Variant], comparison: Comparison, *,
     )
 
 
-def write_report(variants: list[Variant], path: str | Path, *, title: str | None = None,
-                 n_resamples: int = 2000, seed: int = 0) -> Path:
-    """Compare the variants and write the report to ``path`` (an ``.html`` file)."""
+def write_report(result_sets: Sequence[ResultSet], path: str | Path, *,
+                 title: str | None = None, n_resamples: int = 2000, seed: int = 0) -> Path:
+    """Compare the result sets and write the report to ``path`` (an ``.html`` file)."""
     p = Path(path)
     if p.suffix.lower() not in (".html", ".htm"):
-        raise CompareError(f"--out {p}: the report is HTML; give a file ending in .html")
+        raise CompareError(f"path {p}: the report is HTML; give a file ending in .html",
+                           parameter="path")
     if not p.parent.is_dir():
-        raise CompareError(f"--out {p}: folder {p.parent} does not exist")
-    comparison = compare(variants, n_resamples=n_resamples, seed=seed)
-    p.write_text(render_report(variants, comparison, title=title), encoding="utf-8")
+        raise CompareError(f"path {p}: folder {p.parent} does not exist", parameter="path")
+    comparison = compare(result_sets, n_resamples=n_resamples, seed=seed)
+    p.write_text(render_report(result_sets, comparison, title=title), encoding="utf-8")
     return p

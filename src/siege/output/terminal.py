@@ -7,7 +7,7 @@ import math
 from rich.table import Table
 
 from siege.analysis.compare import Comparison
-from siege.analysis.stats import Interval
+from siege.analysis.stats import STATISTICS, Interval
 
 
 def fmt(x: float) -> str:
@@ -61,11 +61,17 @@ def header_lines(c: Comparison) -> list[str]:
     return lines
 
 
+def statistic_names() -> str:
+    """The compared statistics in words: ``median and mean``."""
+    names = list(STATISTICS)
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 def measures_table(c: Comparison) -> Table:
     pct = round(100 * c.confidence)
-    t = Table(title=f"outcome measures: median and mean ({pct} % bootstrap interval)")
+    t = Table(title=f"outcome measures: {statistic_names()} ({pct} % bootstrap interval)")
     for name, justify in (("measure", "left"), ("unit", "left"), ("variant", "left"),
-                          ("n", "right"), ("median", "right"), ("mean", "right")):
+                          ("n", "right"), *((s, "right") for s in STATISTICS)):
         t.add_column(name, justify=justify)  # type: ignore[arg-type]
     last = None
     for m in c.measures:
@@ -73,7 +79,7 @@ def measures_table(c: Comparison) -> Table:
         last = m.measure
         n = f"{m.n:,}" + (f" ({m.n_infinite} inf)" if m.n_infinite else "")
         t.add_row(m.measure if first else "", m.unit if first else "", m.variant, n,
-                  fmt_interval(m.median), fmt_interval(m.mean))
+                  *(fmt_interval(iv) for iv in m.statistics.values()))
     return t
 
 
@@ -83,13 +89,13 @@ def differences_table(c: Comparison) -> Table:
               "intervals)")
     t.add_column("measure", no_wrap=True)
     t.add_column("variant", no_wrap=True)
-    t.add_column("Δ median", justify="right", no_wrap=True)
-    t.add_column("Δ mean", justify="right", no_wrap=True)
+    for name in STATISTICS:
+        t.add_column(f"Δ {name}", justify="right", no_wrap=True)
     if c.analysis == "paired":
         t.add_column("unpaired Δ mean", justify="right", no_wrap=True)
         t.add_column("narrower", justify="right", no_wrap=True)
     for d in c.differences:
-        row = [d.measure, d.variant, fmt_interval(d.median, True), fmt_interval(d.mean, True)]
+        row = [d.measure, d.variant, *(fmt_interval(iv, True) for iv in d.statistics.values())]
         if c.analysis == "paired":
             row.append(fmt_interval(d.unpaired_mean, True) if d.unpaired_mean else "–")
             row.append("–" if math.isnan(d.narrowing) else f"{100 * d.narrowing:.0f} %")
@@ -107,11 +113,11 @@ def tests_table(c: Comparison) -> Table:
         t.add_column("Wilcoxon p", justify="right")
     for d in c.differences:
         tests = d.tests
-        delta = "–" if math.isnan(tests.cliffs_delta) else f"{tests.cliffs_delta:+.2f}"
-        row = [d.measure, d.variant, fmt(tests.ks_statistic), fmt_p(tests.ks_pvalue), delta,
-               fmt_p(tests.mannwhitney_pvalue), fmt_p(tests.anderson_pvalue)]
+        delta = "–" if math.isnan(tests["cliffs_delta"]) else f"{tests['cliffs_delta']:+.2f}"
+        row = [d.measure, d.variant, fmt(tests["ks_statistic"]), fmt_p(tests["ks_pvalue"]),
+               delta, fmt_p(tests["mannwhitney_pvalue"]), fmt_p(tests["anderson_pvalue"])]
         if c.analysis == "paired":
-            row.append(fmt_p(tests.wilcoxon_pvalue))
+            row.append(fmt_p(tests["wilcoxon_pvalue"]))
         t.add_row(*row)
     return t
 

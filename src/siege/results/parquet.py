@@ -14,7 +14,6 @@ interrupted), ``siege.kind`` ("outcomes" or "bands").
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,10 +260,3 @@ def read_results(path: str | Path) -> ResultsFile:
     bp = bands_path(p)
     bands = pq.read_table(bp) if bp.exists() else None
     return ResultsFile(path=p, outcomes=outcomes, bands=bands, metadata=meta)
-
-
-def iter_blocks(path: str | Path) -> Iterator[pa.Table]:
-    """Row groups of a results file, one at a time (bounded memory)."""
-    source = pq.ParquetFile(path)
-    for i in range(source.num_row_groups):
-        yield source.read_row_group(i)

@@ -1,10 +1,16 @@
-"""Result sets to compare: a results file of ``siege simulate`` or a sweep-store point (a
-folder of Parquet part files with the same metadata), read as a :class:`Variant`, and whether
-a set of them can be compared replication by replication (common random numbers).
+"""Result sets: a run's outcome table with its bands and provenance, in memory.
+
+A :class:`ResultSet` comes from a run in this process
+(:meth:`siege.run.simulate.SimulationResult.result_set`), or from a results file of
+``siege simulate`` or a sweep-store point (a folder of Parquet part files with the same
+metadata) through :func:`load_result_set`, the one adapter from files. The comparison, the
+figures and the report take result sets; :func:`pairing` says from their provenance whether
+they can be compared replication by replication (common random numbers).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,44 +20,115 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from siege.errors import CompareError, ResultsError
-from siege.results.parquet import ResultsFile, read_metadata, read_results
-from siege.results.summary import SUMMARY_MEASURES
-
-# the summary's measures, less days_held (end_day and the withdrawal say the same for a policy)
-COMPARE_MEASURES: dict[str, str] = {
-    k: unit for k, unit in SUMMARY_MEASURES.items() if k != "days_held"
-}
+from siege.results.parquet import read_metadata, read_results
+from siege.results.summary import COMPARE_MEASURES
+from siege.scenario import Scenario, scenario_from_json
 
 
-# ------------------------------------------------------------------------------------------
-# loading
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result set comes from: the resolved scenario (name, SHA-256, canonical JSON),
+    the root seed (None if unknown), the engine, the replications asked for (count), whether
+    the run was interrupted, and the file or folder read ("" for a run in memory)."""
+
+    scenario_name: str
+    scenario_sha256: str
+    scenario_json: str
+    seed: int | None
+    engine: str
+    replications: int
+    partial: bool
+    source: str = ""
+
+    @classmethod
+    def of_run(cls, scenario: Scenario, engine: str, *, partial: bool) -> Provenance:
+        """The provenance of a run of ``scenario`` in this process."""
+        sim = scenario.simulation
+        return cls(scenario.name, scenario.sha256(), scenario.to_json(), sim.seed, engine,
+                   sim.replications, partial)
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, str], source: str) -> Provenance:
+        """The provenance kept in a results file's ``siege.*`` metadata."""
+        seed = meta.get("siege.seed", "")
+        replications = meta.get("siege.replications", "")
+        return cls(
+            scenario_name=meta.get("siege.scenario_name", ""),
+            scenario_sha256=meta.get("siege.scenario_sha256", ""),
+            scenario_json=meta.get("siege.scenario", ""),
+            seed=int(seed) if seed.isdigit() else None,
+            engine=meta.get("siege.engine", ""),
+            replications=int(replications) if replications.isdigit() else 0,
+            partial=meta.get("siege.partial") == "true",
+            source=source,
+        )
+
+    @property
+    def scenario(self) -> Scenario:
+        """The resolved scenario (validated again from its JSON)."""
+        return scenario_from_json(self.scenario_json)
 
 
-@dataclass
-class Variant(ResultsFile):
-    """One result set to compare: a results file (or sweep point) read back, with a label."""
+@dataclass(frozen=True)
+class ResultSet:
+    """One run's outcomes to compare, draw or report, under a ``label``.
+
+    ``outcomes`` has one row per replication: ``replication`` (id), ``end_reason`` (text) and
+    one float column per outcome measure; ``bands`` the per-day bands and sample trajectories
+    in long form (as in ``R.bands.parquet``; None if not known).
+    """
 
     label: str
+    outcomes: pa.Table
+    provenance: Provenance
+    bands: pa.Table | None = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        scenario: Scenario,
+        engine: str,
+        replication: NDArray[np.int64],
+        end_reason: NDArray[np.object_] | NDArray[np.str_],
+        columns: Mapping[str, NDArray[np.float64]],
+        *,
+        bands: pa.Table | None,
+        partial: bool,
+        label: str | None = None,
+    ) -> ResultSet:
+        """A result set of a run in memory: ids, end reasons and outcome columns ``(n,)``
+        (the float columns are not copied); the label defaults to the scenario's name."""
+        arrays = {
+            "replication": pa.array(np.asarray(replication, dtype=np.int64)),
+            "end_reason": pa.array(np.asarray(end_reason, dtype=object), type=pa.string()),
+        }
+        for name, values in columns.items():
+            arrays[name] = pa.array(values, type=pa.float64())
+        return cls(label or scenario.name, pa.table(arrays),
+                   Provenance.of_run(scenario, engine, partial=partial), bands)
 
     @property
     def n(self) -> int:
+        """Replications in the set."""
         return int(self.outcomes.num_rows)
 
     @property
     def replication(self) -> NDArray[np.int64]:
+        """Replication ids ``(n,)``."""
         return np.asarray(self.outcomes.column("replication").to_numpy(zero_copy_only=False))
 
     @property
     def end_reason(self) -> NDArray[np.str_]:
+        """End reason of each replication ``(n,)``."""
         return np.asarray(self.outcomes.column("end_reason").to_pylist(), dtype=str)
 
     def column(self, name: str) -> NDArray[np.float64]:
-        """A measure as floats (counts too), for the statistics."""
-        return np.asarray(super().column(name), dtype=float)
+        """An outcome measure ``(n,)`` as floats (counts too), for the statistics."""
+        return np.asarray(self.outcomes.column(name).to_numpy(zero_copy_only=False), dtype=float)
 
-    @property
-    def scenario_name(self) -> str:
-        return self.metadata.get("siege.scenario_name") or self.label
+
+# ------------------------------------------------------------------------------------------
+# reading files
 
 
 def _point_folders(folder: Path) -> list[Path]:
@@ -95,16 +172,14 @@ def _read_point(folder: Path) -> tuple[pa.Table, pa.Table | None, dict[str, str]
     if "replication" in table.column_names:
         table = table.sort_by("replication")
     band_table = pa.concat_tables([pq.read_table(p) for p in bands]) if bands else None
-    meta = dict(meta)
-    meta["siege.completed"] = str(table.num_rows)
     return table, band_table, meta
 
 
-def load_variant(path: str | Path, label: str | None = None) -> Variant:
-    """Read a results file or a sweep-store point folder as a :class:`Variant`.
+def load_result_set(path: str | Path, label: str | None = None) -> ResultSet:
+    """Read a results file or a sweep-store point folder as a :class:`ResultSet`; the label
+    defaults to the file or folder name.
 
-    Raises :class:`ResultsError` when the path is missing or not siege results, and
-    :class:`CompareError` when it lacks a compared measure or has no replications.
+    Raises :class:`ResultsError` when the path is missing or not siege results.
     """
     p = Path(path)
     if p.is_dir() or (p.name.startswith("point=") and _point_folders(p)):
@@ -112,62 +187,77 @@ def load_variant(path: str | Path, label: str | None = None) -> Variant:
     else:
         rf = read_results(p)
         outcomes, bands, meta = rf.outcomes, rf.bands, rf.metadata
-    missing = [
-        c
-        for c in ("replication", "end_reason", *COMPARE_MEASURES)
-        if c not in outcomes.column_names
-    ]
-    if missing:
-        raise CompareError(
-            f"{p}: results lack the measure(s) {', '.join(missing)}; compare needs "
-            f"{', '.join(COMPARE_MEASURES)} (results of a different siege version?)"
-        )
-    if outcomes.num_rows == 0:
-        raise CompareError(f"{p}: results hold no replications")
     default = p.name.removesuffix(".parquet") if p.is_file() else p.name
-    return Variant(path=p, outcomes=outcomes, bands=bands, metadata=meta, label=label or default)
+    return ResultSet(label or default, outcomes, Provenance.from_metadata(meta, str(p)), bands)
 
 
-def load_variants(paths: list[str | Path], labels: list[str] | None = None) -> list[Variant]:
-    """Load several variants; labels default to the file names (made unique)."""
+def load_result_sets(
+    paths: Sequence[str | Path], labels: Sequence[str] | None = None
+) -> list[ResultSet]:
+    """Read several result sets; labels default to the file names (made distinct)."""
     if labels and len(labels) != len(paths):
         raise CompareError(
-            f"{len(labels)} label(s) for {len(paths)} results; give one label per results file"
+            f"labels: {len(labels)} given for {len(paths)} result sets; give one label per "
+            "result set", parameter="labels",
         )
-    variants = [load_variant(p, labels[i] if labels else None) for i, p in enumerate(paths)]
-    seen: dict[str, int] = {}
-    for v in variants:
-        if v.label in seen:
-            seen[v.label] += 1
-            v.label = f"{v.label}#{seen[v.label]}"
-        else:
-            seen[v.label] = 1
-    return variants
-
-
-def pairing(variants: list[Variant]) -> tuple[bool, str]:
-    """Whether the variants can be compared replication by replication, and why (not)."""
-    if len(variants) < 2:
-        return False, "a single result set"
-    ref = variants[0]
-    ref_ids = ref.replication
-    for v in variants[1:]:
-        for key, what in (("siege.seed", "seed"), ("siege.engine", "engine")):
-            if v.metadata.get(key) != ref.metadata.get(key):
-                return False, (
-                    f"{v.label} and {ref.label} differ in {what} "
-                    f"({v.metadata.get(key)} vs {ref.metadata.get(key)})"
-                )
-        if not np.array_equal(v.replication, ref_ids):
-            return False, f"{v.label} and {ref.label} hold different replication ids"
-    return True, (
-        f"same seed ({ref.metadata.get('siege.seed')}) and replication ids (common random numbers)"
+    return distinct_labels(
+        [load_result_set(p, labels[i] if labels else None) for i, p in enumerate(paths)]
     )
 
 
-def by_replication(v: Variant) -> Variant:
-    """The variant with its rows in replication order (pairs are matched by id)."""
-    ids = v.replication
+# ------------------------------------------------------------------------------------------
+# checks before a comparison
+
+
+def distinct_labels(sets: Sequence[ResultSet]) -> list[ResultSet]:
+    """The result sets with repeated labels made distinct (``label#2``, ``label#3``, ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for rs in sets:
+        seen[rs.label] = seen.get(rs.label, 0) + 1
+        out.append(rs if seen[rs.label] == 1 else replace(rs, label=f"{rs.label}#{seen[rs.label]}"))
+    return out
+
+
+def check_comparable(rs: ResultSet) -> None:
+    """Raise :class:`CompareError` when a result set has no replications or lacks a compared
+    measure (results of another siege version)."""
+    where = rs.provenance.source or rs.label
+    missing = [
+        c for c in ("replication", "end_reason", *COMPARE_MEASURES)
+        if c not in rs.outcomes.column_names
+    ]
+    if missing:
+        raise CompareError(
+            f"{where}: results lack the measure(s) {', '.join(missing)}; compare needs "
+            f"{', '.join(COMPARE_MEASURES)} (results of a different siege version?)"
+        )
+    if rs.n == 0:
+        raise CompareError(f"{where}: results hold no replications")
+
+
+def pairing(sets: Sequence[ResultSet]) -> tuple[bool, str]:
+    """Whether the result sets can be compared replication by replication (same seed, same
+    engine, same replication ids: common random numbers), and why (not)."""
+    if len(sets) < 2:
+        return False, "a single result set"
+    ref = sets[0]
+    if ref.provenance.seed is None:
+        return False, f"the seed of {ref.label} is not known"
+    ref_ids = ref.replication
+    for rs in sets[1:]:
+        for what in ("seed", "engine"):
+            mine, theirs = getattr(rs.provenance, what), getattr(ref.provenance, what)
+            if mine != theirs:
+                return False, f"{rs.label} and {ref.label} differ in {what} ({mine} vs {theirs})"
+        if not np.array_equal(rs.replication, ref_ids):
+            return False, f"{rs.label} and {ref.label} hold different replication ids"
+    return True, f"same seed ({ref.provenance.seed}) and replication ids (common random numbers)"
+
+
+def by_replication(rs: ResultSet) -> ResultSet:
+    """The result set with its rows in replication order (pairs are matched by id)."""
+    ids = rs.replication
     if ids.size < 2 or bool(np.all(ids[1:] >= ids[:-1])):
-        return v
-    return replace(v, outcomes=v.outcomes.sort_by("replication"))
+        return rs
+    return replace(rs, outcomes=rs.outcomes.sort_by("replication"))

@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 
 from siege.model.rules import END_REASONS
 
-# the outcome measures summarized (and compared, see siege.results.sets), with their units
+# The outcome measures summarized, with their units: the one list that the comparison, the
+# figures and the sensitivity analysis take theirs from.
 SUMMARY_MEASURES: dict[str, str] = {
     "end_day": "days",
     "days_held": "days",
@@ -22,6 +23,13 @@ SUMMARY_MEASURES: dict[str, str] = {
     "days_beyond_counteroffensive": "days",
     "supply_shortfall_days": "days",
 }
+# compared and drawn: the summary's, less days_held (end_day and the withdrawal say the same)
+COMPARE_MEASURES: dict[str, str] = {
+    name: unit for name, unit in SUMMARY_MEASURES.items() if name != "days_held"
+}
+# measures that can be infinite (a ratio over no defender losses): a sweep point is summed up
+# by their median rather than their mean
+CAN_BE_INFINITE: frozenset[str] = frozenset({"exchange_ratio"})
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from siege.model import dynamics
 from siege.model.params import build_params
 from siege.model.rules import END_REASONS
 from siege.results.parquet import Bands, ResultsWriter
+from siege.results.sets import ResultSet
 from siege.results.summary import Summary, summarize
 from siege.rng import STREAM_BLOCK
 from siege.run.blocks import default_block_size, empty_bands, plan_blocks
@@ -61,6 +62,14 @@ class SimulationResult:
         data = {"replication": self.replication, "end_reason": self.end_reason}
         data.update(self.columns)
         return pd.DataFrame(data)
+
+    def result_set(self, label: str | None = None) -> ResultSet:
+        """The run as a result set for compare, figures and the report, without a file
+        (label: the scenario's name unless given)."""
+        return ResultSet.from_arrays(
+            self.scenario, self.engine, self.replication, self.end_reason, self.columns,
+            bands=self.bands.table(), partial=self.partial, label=label,
+        )
 
 
 def simulate(

@@ -7,8 +7,9 @@ parameters to vary (dotted scenario paths, each with a range or a list of values
 scrambled Sobol' sequence in Saltelli's A/B/AB layout (``sobol``, what Sobol' indices need)
 or plain ``random`` points, drawn with the design's own seed.
 
-The functional core: :func:`load_sweep` → :class:`Sweep`; :func:`design` → :class:`Design`
-(the unit-cube sample and the parameter values of each point); :func:`point_scenarios` →
+The functional core: :func:`load_sweep` → :class:`Sweep`; :func:`design` → a
+:class:`~siege.run.design.Design` (the unit-cube sample and the parameter values of each
+point; the methods are in :mod:`siege.run.design`); :func:`point_scenarios` →
 one validated scenario per point; :func:`run_sweep` runs the blocks that a store does not yet
 hold on an executor passed in (this process, local processes or a Dask cluster, see
 :mod:`siege.run.executors`) and writes each finished block to the store as it finishes.
@@ -28,68 +29,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from siege.errors import ScenarioError, SweepError
 from siege.rng import STREAM_BLOCK
 from siege.run.blocks import SMALL_BLOCK_SIZE, plan_blocks
+from siege.run.design import DESIGN_METHODS, SCALES, Design, Parameter, make_design
 from siege.run.executors import BlockFailure, BlockTask, Executor
 from siege.scenario import Scenario, load_scenario
 
-METHODS = ("grid", "lhs", "sobol", "random")
-SCALES = ("linear", "log")
 DESIGN_SEED_KEY = 0x5EED  # spawn key of the design's seed when the file does not give one
 
 
 # ------------------------------------------------------------------------------------------
 # the sweep file
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One varied scenario value: a ``[low, high]`` range on a linear or log scale, or a list
-    of ``values``. ``integer`` rounds drawn values to whole numbers (for counts)."""
-
-    path: str
-    low: float | None = None
-    high: float | None = None
-    scale: str = "linear"
-    values: tuple[Any, ...] | None = None
-    levels: int = 3
-    integer: bool = False
-
-    def from_unit(self, u: NDArray[np.float64]) -> list[Any]:
-        """Parameter values of unit-interval coordinates ``u`` ``(n,)``."""
-        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
-        if self.values is not None:
-            k = len(self.values)
-            idx = np.minimum((u * k).astype(np.intp), k - 1)
-            return [self.values[i] for i in idx]
-        assert self.low is not None and self.high is not None
-        if self.scale == "log":
-            x = np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
-        else:
-            x = self.low + u * (self.high - self.low)
-        if self.integer:
-            return [int(v) for v in np.rint(x)]
-        return [float(v) for v in x]
-
-    def grid_values(self) -> list[Any]:
-        """Levels of this parameter in a full factorial grid."""
-        if self.values is not None:
-            return list(self.values)
-        if self.levels == 1:
-            return self.from_unit(np.array([0.5]))
-        return self.from_unit(np.linspace(0.0, 1.0, self.levels))
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path}
-        if self.values is not None:
-            out["values"] = list(self.values)
-        else:
-            out.update(low=self.low, high=self.high, scale=self.scale, levels=self.levels)
-        out["integer"] = self.integer
-        return out
 
 
 @dataclass(frozen=True)
@@ -202,8 +154,9 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
         key = sorted(unknown)[0]
         raise bad(f"design.{key}", f"unknown key; allowed: {', '.join(sorted(_DESIGN_KEYS))}")
     method = str(design.get("method", "lhs"))
-    if method not in METHODS:
-        raise bad("design.method", f"'{method}' is not a design; choose from {', '.join(METHODS)}")
+    if method not in DESIGN_METHODS:
+        raise bad("design.method",
+                  f"'{method}' is not a design; choose from {', '.join(DESIGN_METHODS)}")
     points = _int(design.get("points", 16), "design.points", bad, minimum=1)
     saltelli = design.get("saltelli", True)
     if not isinstance(saltelli, bool):
@@ -285,78 +238,10 @@ def _parameter(raw: Any, i: int, bad: Callable[[str, str], SweepError]) -> Param
 # designs
 
 
-@dataclass(frozen=True)
-class Design:
-    """The points of a sweep: ``unit`` ``(n_points, d)`` coordinates in [0, 1) (NaN for a
-    grid), the parameter ``values`` of each point, and each point's ``role`` in a Saltelli
-    layout (``A``, ``B`` or ``AB:<path>``; empty otherwise)."""
-
-    method: str
-    parameters: tuple[Parameter, ...]
-    unit: NDArray[np.float64]
-    values: list[dict[str, Any]]
-    roles: list[str]
-    base_points: int  # N of a Saltelli layout (A and B each have N rows); else n_points
-
-    @property
-    def n_points(self) -> int:
-        return len(self.values)
-
-    @property
-    def saltelli(self) -> bool:
-        return bool(self.roles and self.roles[0] == "A")
-
-
 def design(sweep: Sweep) -> Design:
     """The points of a sweep's design, drawn with the design's seed."""
     return make_design(sweep.parameters, sweep.method, sweep.points, sweep.design_seed,
                        saltelli=sweep.saltelli)
-
-
-def make_design(
-    parameters: tuple[Parameter, ...], method: str, points: int, seed: int, *,
-    saltelli: bool = True,
-) -> Design:
-    """Points of a design over ``parameters``: ``grid`` (every combination of levels),
-    ``lhs`` (Latin hypercube), ``sobol`` (scrambled Sobol'; with ``saltelli`` the A, B and
-    AB_i matrices of N = ``points`` rows each, N·(d + 2) points in all) or ``random``."""
-    from scipy.stats import qmc
-
-    d = len(parameters)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    roles: list[str] = []
-    if method == "grid":
-        import itertools
-
-        combos = list(itertools.product(*(p.grid_values() for p in parameters)))
-        values = [dict(zip([p.path for p in parameters], c, strict=True)) for c in combos]
-        unit = np.full((len(values), d), np.nan)
-        return Design(method, parameters, unit, values, roles, len(values))
-    if method == "lhs":
-        unit = qmc.LatinHypercube(d=d, rng=rng).random(points)
-    elif method == "random":
-        unit = rng.random((points, d))
-    elif method == "sobol":
-        if saltelli:
-            ab = qmc.Sobol(d=2 * d, scramble=True, rng=rng).random(points)
-            a, b = ab[:, :d], ab[:, d:]
-            mats = [a, b]
-            roles = ["A"] * points + ["B"] * points
-            for i, p in enumerate(parameters):
-                m = a.copy()
-                m[:, i] = b[:, i]
-                mats.append(m)
-                roles += [f"AB:{p.path}"] * points
-            unit = np.vstack(mats)
-        else:
-            unit = qmc.Sobol(d=d, scramble=True, rng=rng).random(points)
-    else:
-        raise SweepError(f"unknown design method '{method}'; choose from {', '.join(METHODS)}")
-    columns = [p.from_unit(unit[:, j]) for j, p in enumerate(parameters)]
-    values = [
-        {p.path: columns[j][i] for j, p in enumerate(parameters)} for i in range(unit.shape[0])
-    ]
-    return Design(method, parameters, unit, values, roles, points)
 
 
 # ------------------------------------------------------------------------------------------

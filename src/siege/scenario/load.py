@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from siege.errors import ScenarioError
-from siege.scenario.paths import set_paths, thaw
-from siege.scenario.schema import Scenario
+from siege.scenario.paths import resolve_path, set_paths, thaw
+from siege.scenario.schema import Event, Scenario
 from siege.scenario.validate import validate
 
 
@@ -139,16 +139,27 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Sc
 
 
 def scenario_from_json(text: str) -> Scenario:
-    """Rebuild a scenario from :meth:`Scenario.to_json` (as stored in results metadata)."""
-    data = json.loads(text)
-    return scenario_from_dict(_unjson(data), source="<metadata>")
+    """Rebuild a scenario from :meth:`Scenario.to_json` (as stored in results metadata).
+
+    JSON has no infinity, so ``to_json`` writes the string "inf"; validation reads it back as
+    a number only where the schema has a number (a scenario named "inf" keeps its name). The
+    values of a dated event's ``set`` have no type in the schema: an "inf" there takes the
+    type of the field it sets."""
+    scenario = scenario_from_dict(json.loads(text), source="<metadata>")
+    events = tuple(_typed_infinities(scenario, event) for event in scenario.events)
+    if events == scenario.events:
+        return scenario
+    return scenario.model_copy(update={"events": events})
 
 
-def _unjson(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _unjson(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_unjson(v) for v in obj]
-    if obj in ("inf", "-inf"):
-        return float(obj)
-    return obj
+def _typed_infinities(scenario: Scenario, event: Event) -> Event:
+    """``event`` with each "inf"/"-inf" of its ``set`` as the field it sets reads it."""
+    infinite = {path: v for path, v in event.set.items() if v in ("inf", "-inf")}
+    if not infinite:
+        return event
+    data = scenario.with_overrides(infinite, source="<metadata>").model_dump(mode="python")
+    typed = dict(event.set)
+    for path in infinite:
+        container, key = resolve_path(data, path)
+        typed[path] = container[key]
+    return event.model_copy(update={"set": typed})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
@@ -33,7 +34,13 @@ from siege.scenario.schema import (
 
 def to_toml(scenario: Scenario) -> str:
     """Render the resolved scenario as TOML (for ``siege validate``)."""
-    data = scenario.model_dump(mode="python")
+    return toml_text(scenario.model_dump(mode="python"))
+
+
+def toml_text(data: Mapping[str, Any]) -> str:
+    """Plain data as TOML: the top-level values first, then each table and array of tables
+    (``[[routes]]``) in order. None, which TOML cannot write, becomes a comment; a ``set``
+    table (a dated event's changes) is written inline."""
     out: list[str] = []
 
     def fmt(v: Any) -> str:
@@ -51,45 +58,42 @@ def to_toml(scenario: Scenario) -> str:
             return json.dumps(v)
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(fmt(x) for x in v) + "]"
-        if isinstance(v, dict):
+        if isinstance(v, Mapping):
             return "{ " + ", ".join(f"{json.dumps(k)} = {fmt(x)}" for k, x in v.items()) + " }"
         if v is None:
             return '"none"'
         return json.dumps(str(v))
 
-    def emit_table(prefix: str, table: dict[str, Any], array: bool = False) -> None:
-        scalars = {
-            k: v
-            for k, v in table.items()
-            if not (isinstance(v, dict) and k != "set")
-            and not (isinstance(v, (list, tuple)) and v and isinstance(v[0], dict))
-        }
-        out.append(f"[[{prefix}]]" if array else f"[{prefix}]")
-        for k, v in scalars.items():
-            if v is None:
-                out.append(f"# {k} = (not set)")
-            else:
-                out.append(f"{k} = {fmt(v)}")
-        out.append("")
-        for k, v in table.items():
-            if isinstance(v, dict) and k != "set":
-                emit_table(f"{prefix}.{k}", v)
-            elif isinstance(v, (list, tuple)) and v and isinstance(v[0], dict):
-                for item in v:
-                    emit_table(f"{prefix}.{k}", item, array=True)
+    def is_table(k: str, v: Any) -> bool:
+        return isinstance(v, Mapping) and k != "set"
 
-    for k in ("name", "description"):
-        out.append(f"{k} = {fmt(data[k])}")
-    out.append("")
-    for k, v in data.items():
-        if k in ("name", "description"):
-            continue
-        if isinstance(v, dict):
-            emit_table(k, v)
-        elif isinstance(v, (list, tuple)):
-            for item in v:
-                emit_table(k, item, array=True)
-    return "\n".join(out).rstrip() + "\n"
+    def is_array_of_tables(v: Any) -> bool:
+        return isinstance(v, (list, tuple)) and bool(v) and isinstance(v[0], Mapping)
+
+    def emit_values(table: Mapping[str, Any]) -> None:
+        for k, v in table.items():
+            if is_table(k, v) or is_array_of_tables(v):
+                continue
+            out.append(f"# {k} = (not set)" if v is None else f"{k} = {fmt(v)}")
+        out.append("")
+
+    def emit_tables(prefix: str, table: Mapping[str, Any]) -> None:
+        for k, v in table.items():
+            name = f"{prefix}.{k}" if prefix else k
+            if is_table(k, v):
+                out.append(f"[{name}]")
+                emit_values(v)
+                emit_tables(name, v)
+            elif is_array_of_tables(v):
+                for item in v:
+                    out.append(f"[[{name}]]")
+                    emit_values(item)
+                    emit_tables(name, item)
+
+    # top-level empty lists are left out: at the top, a list is an array of tables
+    emit_values({k: v for k, v in data.items() if not (isinstance(v, (list, tuple)) and not v)})
+    emit_tables("", data)
+    return "\n".join(out).strip() + "\n"
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siege.jsonsafe import json_safe
 from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
 from siege.scenario.validate import validate
 
@@ -580,7 +581,7 @@ class Scenario(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario (defaults filled) as plain data, JSON-safe (inf as 'inf')."""
-        return _json_safe(self.model_dump(mode="python"))
+        return json_safe(self.model_dump(mode="python"))
 
     def to_json(self) -> str:
         """Canonical JSON of the resolved scenario (sorted keys); what the hash is taken of."""
@@ -595,13 +596,3 @@ class Scenario(_Strict):
         data = thaw(self.model_dump(mode="python"))
         set_paths(data, overrides, file=source)
         return validate(type(self), data, file=source, text=None)
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "inf" if obj > 0 else ("-inf" if obj < 0 else "nan")
-    return obj
