@@ -58,3 +58,8 @@ class SweepError(SiegeError):
 
 class CompareError(SiegeError):
     """Result sets that cannot be compared (or a bad comparison option)."""
+
+
+class FitError(SiegeError):
+    """A battle record that cannot be fitted (missing column, bad value, days out of order) or
+    a bad fit option; the message names the file, row and column where it can."""
