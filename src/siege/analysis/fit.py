@@ -14,7 +14,8 @@ variance). A kill rate or exponent whose estimate sits on its bound, or whose li
 flat (the interval of a kill rate does not close within a factor e**25 of the estimate, that
 of an exponent reaches both of its bounds), is *not identified*, and so is a fit holding one.
 Fits are ranked by AIC within each estimator (AIC is not comparable between ``ls`` and the
-count likelihoods).
+count likelihoods); AIC and BIC count the two residual variances of ``ls`` as parameters and
+take the observations as two per day.
 
 Kill rates may differ between phases (``breaks``); exponents and overdispersion are shared.
 Arrays in, dataclasses out; nothing here prints.

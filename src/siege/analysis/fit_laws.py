@@ -70,8 +70,7 @@ class Law:
 
     def powers(self, e: FloatArray) -> tuple[float, float]:
         """The firer and target exponents (p, q) for free exponent values ``e``."""
-        return (self.p0 + float(np.dot(self.p_coef, e)) if self.exponents else self.p0,
-                self.q0 + float(np.dot(self.q_coef, e)) if self.exponents else self.q0)
+        return self.p0 + float(np.dot(self.p_coef, e)), self.q0 + float(np.dot(self.q_coef, e))
 
 
 LAW_NAMES = ("square", "linear", "helmbold", "logarithmic", "general")

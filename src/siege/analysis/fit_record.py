@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,7 +96,9 @@ def read_record(path: str | Path, columns: dict[str, str] | None = None) -> Attr
     if len(body) < 2:
         raise FitError(f"{p}: {len(body)} data row(s); a fit needs at least 2 days")
     arrays = {n: np.array(v, dtype=np.float64) for n, v in data.items()}
-    _check(arrays, [number for number, _ in body], names, str(p))
+    numbers = [number for number, _ in body]
+    _check(arrays, lambda i, name: f"{p}, row {numbers[i]} (line {numbers[i] + 1}), column "
+                                   f"{names[name]!r}")
     zeros = np.zeros(len(body))
     return AttritionRecord(
         **{n: arrays.get(n, zeros) for n in COLUMNS},
@@ -115,12 +118,9 @@ def _number(cell: str, where: str) -> float:
     return value
 
 
-def _check(arrays: dict[str, FloatArray], rows: list[int], names: dict[str, str], src: str) -> None:
-    """Days strictly increasing; strengths positive; losses, reinforcements not negative."""
-
-    def where(i: int, name: str) -> str:
-        return f"{src}, row {rows[i]} (line {rows[i] + 1}), column {names[name]!r}"
-
+def _check(arrays: dict[str, FloatArray], where: Callable[[int, str], str]) -> None:
+    """Days strictly increasing; strengths positive; losses, reinforcements not negative.
+    ``where(i, name)`` names the i-th row (0-based) and the column in messages."""
     day = arrays["day"]
     bad = np.flatnonzero(np.diff(day) <= 0)
     if bad.size:
@@ -157,11 +157,14 @@ def record_from_arrays(
     }
     if n < 2 or any(a.size != n for a in arrays.values()):
         raise FitError(f"a record needs at least 2 days and arrays of one length ({n})")
+    def where(i: int, name: str) -> str:
+        return f"row {i + 1}, column {name!r}"
+
     for name, a in arrays.items():
         if not np.isfinite(a).all():
-            raise FitError(f"row {int(np.flatnonzero(~np.isfinite(a))[0]) + 1}, column "
-                           f"{name!r}: not a finite number")
-    _check(arrays, list(range(1, n + 1)), {n: n for n in COLUMNS}, "<arrays>")
+            raise FitError(f"{where(int(np.flatnonzero(~np.isfinite(a))[0]), name)}: not a "
+                           "finite number")
+    _check(arrays, where)
     return AttritionRecord(**arrays)  # type: ignore[arg-type]
 
 
