@@ -536,6 +536,88 @@ def sensitivity(
         err_console.print(f"sensitivity: {path}", markup=False)
 
 
+@app.command()
+def fit(
+    record: Annotated[
+        Path | None,
+        typer.Argument(help="Daily record (CSV): day, attacker_strength, defender_strength, "
+                       "attacker_losses, defender_losses [, attacker_reinforcements, "
+                       "defender_reinforcements].", show_default=False),
+    ] = None,
+    columns: Annotated[str | None, typer.Option(
+        "--columns", help="Map siege's column names to the file's, e.g. "
+        "day=Day,attacker_strength=US.")] = None,
+    law: Annotated[str, typer.Option(
+        "--law", help="Laws, comma-separated: square, linear, helmbold, logarithmic, general "
+        "or all.")] = "all",
+    estimator: Annotated[str, typer.Option(
+        "--estimator", help="ls, poisson, negbin (comma-separated) or all.")] = "poisson",
+    helmbold_w: Annotated[float | None, typer.Option(
+        "--helmbold-w", help="Fix Helmbold's exponent W in [0, 1] (default: fitted).")] = None,
+    breaks: Annotated[str | None, typer.Option(
+        "--breaks", help="DAY[,DAY]: first days of later phases, each with its own kill "
+        "rates.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the fits as JSON.")] = False,
+    figures: Annotated[Path | None, typer.Option(
+        "--figures", help="Draw observed against fitted losses into this folder.")] = None,
+    write_scenario: Annotated[Path | None, typer.Option(
+        "--write-scenario", help="Write the best fit as a scenario fragment: its attrition "
+        "table (TOML), with dated events for later phases.")] = None,
+    cdb90: Annotated[Path | None, typer.Option(
+        "--cdb90", help="Instead of a record: fit Helmbold's exponent across the battles of "
+        "CDB90 (file or folder).")] = None,
+) -> None:
+    """Fit attrition laws to a daily two-sided battle record (or, with --cdb90, Helmbold's
+    exponent across CDB90's battles); laws ranked by AIC, 95 % profile-likelihood intervals."""
+    from siege.analysis import fit as api
+    from siege.analysis.fit_laws import ESTIMATORS, LAW_NAMES
+    from siege.analysis.fit_record import parse_column_map, read_record
+    from siege.errors import FitError
+    from siege.output import fit_report as view
+
+    with user_errors():
+        if cdb90 is not None:
+            if record is not None:
+                raise FitError("give a RECORD or --cdb90, not both")
+            from siege.analysis.cdb90 import fit_helmbold_exponent, load_cdb90
+
+            battles = load_cdb90(cdb90)
+            helmbold = fit_helmbold_exponent(
+                battles.attacker_strength, battles.defender_strength,
+                battles.attacker_casualties, battles.defender_casualties,
+            )
+            if as_json:
+                sys.stdout.write(json.dumps(view.cdb90_dict(battles, helmbold), indent=2) + "\n")
+            else:
+                for line in view.cdb90_lines(battles, helmbold):
+                    out_console.print(line, markup=False)
+            return
+        if record is None:
+            raise FitError("give a RECORD (CSV) to fit, or --cdb90 PATH")
+        fits = api.fit_record(
+            read_record(record, parse_column_map(columns)),
+            laws=api.parse_choices(law, LAW_NAMES, "--law"),
+            estimators=api.parse_choices(estimator, ESTIMATORS, "--estimator"),
+            breaks=api.parse_breaks(breaks),
+            helmbold_w=helmbold_w,
+        )
+        if as_json:
+            sys.stdout.write(json.dumps(_finite(fits.to_dict()), indent=2) + "\n")
+        else:
+            out_console.print(view.header_line(fits), markup=False)
+            for name in view.estimators(fits):
+                out_console.print(view.ranking_table(fits, name))
+                out_console.print(view.params_table(fits, name))
+        if write_scenario is not None:
+            view.write_text(write_scenario, view.scenario_fragment(fits))
+            err_console.print(f"scenario fragment: {write_scenario}", markup=False)
+        if figures is not None:
+            from siege.output.fit_figures import save_fit_figures
+
+            written = save_fit_figures(fits, figures)
+            err_console.print(f"figures: {len(written)} files in {figures}", markup=False)
+
+
 def main() -> None:
     """Entry point of the ``siege`` console script."""
     try:

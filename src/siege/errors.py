@@ -66,3 +66,8 @@ class CompareError(SiegeError):
     def __init__(self, message: str, *, parameter: str | None = None) -> None:
         super().__init__(message)
         self.parameter = parameter
+
+
+class FitError(SiegeError):
+    """A battle record that cannot be fitted (missing column, bad value, days out of order) or
+    a bad fit option; the message names the file, row and column where it can."""
