@@ -17,7 +17,7 @@ from siege.analysis.fit_laws import expected_losses, make_law, run_forward
 from siege.analysis.fit_record import AttritionRecord, phases, record_from_arrays
 from siege.model.rules import attrition_rates
 
-from conftest import ROOT, SCENARIOS, run_cli, to_toml
+from conftest import SCENARIOS, run_cli, to_toml
 
 # firer and target exponents (p, q) of each generating law
 POWERS = {"square": (1.0, 0.0), "linear": (1.0, 1.0), "logarithmic": (0.0, 1.0),
@@ -305,13 +305,16 @@ def test_figures_are_drawn(record_csv: Path, tmp_path: Path) -> None:
     assert (tmp_path / "figs" / "fit_poisson.png").stat().st_size > 10_000
 
 
-CDB90 = ROOT.parent / "shared" / "data" / "cdb90"  # as in test_calibration
-
-
-@pytest.mark.skipif(not CDB90.exists(), reason=f"CDB90 not found at {CDB90}")
 def test_cdb90_cross_sectional_fit_from_the_cli() -> None:
-    proc = run_cli("fit", "--cdb90", str(CDB90))
+    from siege.analysis.cdb90 import fit_helmbold_exponent, load_cdb90
+
+    battles = load_cdb90()  # the extract shipped with siege
+    expected = fit_helmbold_exponent(battles.attacker_strength, battles.defender_strength,
+                                     battles.attacker_casualties, battles.defender_casualties)
+    proc = run_cli("fit", "--cdb90")
     assert proc.returncode == 0, proc.stderr
-    assert "Helmbold exponent W = 0.38" in proc.stdout and "fortified" in proc.stdout
-    data = json.loads(run_cli("fit", "--cdb90", str(CDB90), "--json").stdout)
-    assert abs(data["helmbold_exponent"] - 0.384) < 0.001 and data["battles"] == 521
+    assert f"Helmbold exponent W = {expected.exponent:.2f}" in proc.stdout
+    assert "fortified" in proc.stdout
+    data = json.loads(run_cli("fit", "--cdb90", "--json").stdout)
+    assert data["helmbold_exponent"] == pytest.approx(expected.exponent, rel=1e-12)
+    assert data["battles"] == expected.n

@@ -563,9 +563,12 @@ def fit(
     write_scenario: Annotated[Path | None, typer.Option(
         "--write-scenario", help="Write the best fit as a scenario fragment: its attrition "
         "table (TOML), with dated events for later phases.")] = None,
-    cdb90: Annotated[Path | None, typer.Option(
+    cdb90: Annotated[bool, typer.Option(
         "--cdb90", help="Instead of a record: fit Helmbold's exponent across the battles of "
-        "CDB90 (file or folder).")] = None,
+        "CDB90 (the extract shipped with siege, or --cdb90-path).")] = False,
+    cdb90_path: Annotated[Path | None, typer.Option(
+        "--cdb90-path", help="With --cdb90: read this CDB90-patched-flat.csv (file or folder) "
+        "instead of the shipped extract.")] = None,
 ) -> None:
     """Fit attrition laws to a daily two-sided battle record (or, with --cdb90, Helmbold's
     exponent across CDB90's battles); laws ranked by AIC, 95 % profile-likelihood intervals."""
@@ -576,12 +579,12 @@ def fit(
     from siege.output import fit_report as view
 
     with user_errors():
-        if cdb90 is not None:
+        if cdb90:
             if record is not None:
                 raise FitError("give a RECORD or --cdb90, not both")
             from siege.analysis.cdb90 import fit_helmbold_exponent, load_cdb90
 
-            battles = load_cdb90(cdb90)
+            battles = load_cdb90(cdb90_path)
             helmbold = fit_helmbold_exponent(
                 battles.attacker_strength, battles.defender_strength,
                 battles.attacker_casualties, battles.defender_casualties,
@@ -593,7 +596,7 @@ def fit(
                     out_console.print(line, markup=False)
             return
         if record is None:
-            raise FitError("give a RECORD (CSV) to fit, or --cdb90 PATH")
+            raise FitError("give a RECORD (CSV) to fit, or --cdb90")
         fits = api.fit_record(
             read_record(record, parse_column_map(columns)),
             laws=api.parse_choices(law, LAW_NAMES, "--law"),
@@ -602,7 +605,7 @@ def fit(
             helmbold_w=helmbold_w,
         )
         if as_json:
-            sys.stdout.write(json.dumps(_finite(fits.to_dict()), indent=2) + "\n")
+            sys.stdout.write(json.dumps(json_safe(fits.to_dict()), indent=2) + "\n")
         else:
             out_console.print(view.header_line(fits), markup=False)
             for name in view.estimators(fits):
