@@ -10,18 +10,11 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.model.outcomes import SUMMARY_UNITS
 from siege.model.rules import END_REASONS
 
 # the outcome measures summarized (and compared, see siege.results.sets), with their units
-SUMMARY_MEASURES: dict[str, str] = {
-    "end_day": "days",
-    "days_held": "days",
-    "defender_losses": "personnel",
-    "attacker_losses": "personnel",
-    "exchange_ratio": "attacker/defender",
-    "days_beyond_counteroffensive": "days",
-    "supply_shortfall_days": "days",
-}
+SUMMARY_MEASURES: dict[str, str] = dict(SUMMARY_UNITS)
 
 
 @dataclass(frozen=True)

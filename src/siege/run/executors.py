@@ -319,10 +319,10 @@ def cluster_blocks(
 
 
 def _template(scenario: Scenario) -> BandAccumulator:
-    from siege.model import dynamics
-    from siege.model.params import build_params
+    from siege.results.bands import band_specs
+    from siege.scenario import build_params
 
-    specs = dynamics.observation_specs(build_params(scenario))
+    specs = band_specs(build_params(scenario))
     n_days = scenario.simulation.whole_days
     return BandAccumulator(specs, n_days)
 

@@ -26,15 +26,14 @@ from numpy.typing import NDArray
 
 from siege.engines import ENGINES, run_block
 from siege.errors import RunError, ScenarioError
-from siege.model import dynamics
-from siege.model.params import build_params
+from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
-from siege.results.bands import BandAccumulator
+from siege.results.bands import BandAccumulator, band_specs
 from siege.results.block import BlockResult
 from siege.results.parquet import Bands, ResultsWriter
 from siege.results.summary import Summary, summarize
 from siege.rng import STREAM_BLOCK
-from siege.scenario import Scenario
+from siege.scenario import Scenario, build_params
 
 ProgressCallback = Callable[[int, int], None]
 log = logging.getLogger(__name__)
@@ -153,13 +152,13 @@ def simulate(
         workers,
     )
     params = build_params(scenario)
-    specs = dynamics.observation_specs(params)
+    specs = band_specs(params)
     n_days = sim.whole_days
     bands = Bands(specs, BandAccumulator(specs, n_days))
     writer = ResultsWriter(out, scenario, engine) if out is not None else None
     # outcome columns are filled in place as blocks arrive (memory: the final arrays only)
     total = sim.replications
-    columns = {c: np.full(total, np.nan) for c in dynamics.outcome_columns(params)}
+    columns = {c: np.full(total, np.nan) for c in computed_columns(params)}
     reason = np.full(total, -1, dtype=np.int8)
     done = 0
     partial = True

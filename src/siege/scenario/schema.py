@@ -10,10 +10,12 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siege.model.laws import LAWS
+from siege.model.measures import MEASURES, TRIGGER_MEASURES
 from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
 from siege.scenario.validate import validate
 
@@ -27,6 +29,15 @@ Name = Annotated[
 ]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+# the allowed values of `attrition.law` and of a trigger's `measure` come from the model's
+# registries (type checkers see plain strings)
+if TYPE_CHECKING:
+    LawName = str
+    MeasureName = str
+else:
+    LawName = Literal[tuple(LAWS)]
+    MeasureName = Literal[TRIGGER_MEASURES]
 
 
 class _Strict(BaseModel):
@@ -174,30 +185,32 @@ class Attrition(_Strict):
 
     With A attackers and D defenders, expected defender losses per day are
     ``attacker_kill_rate * E_A * f(A, D)`` and attacker losses
-    ``defender_kill_rate * E_D * f(D, A)``, E being each side's effectiveness:
-
-    * ``square`` (aimed fire): f = A (kill rates in casualties per firer-day),
-    * ``linear`` (area fire): f = A*D (kill rates in casualties per firer-target-day),
-    * ``helmbold``: f = A*(D/A)**(1 - exponent) (Helmbold's form; exponent 1 is square).
+    ``defender_kill_rate * E_D * f(D, A)``, E being each side's effectiveness and f given by
+    the law (see `law`).
 
     Losses are Poisson counts, or negative binomial with ``overdispersion`` > 0
     (variance = mean + overdispersion * mean**2), never more than the force present.
     """
 
-    law: Literal["square", "linear", "helmbold"] = Field(
-        "square", description="Attrition law: square | linear | helmbold."
+    law: LawName = Field(
+        "square",
+        description="Attrition law: "
+        + "; ".join(f"`{law.name}`: {law.description}" for law in LAWS.values())
+        + ".",
     )
     helmbold_exponent: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="Helmbold exponent W in [0, 1] (dimensionless); used when law = 'helmbold'.",
+        description="Helmbold exponent W in [0, 1] (dimensionless); used when law = "
+        + " or ".join(f"'{law.name}'" for law in LAWS.values() if "helmbold_exponent" in law.reads)
+        + ".",
     )
     attacker_kill_rate: float = Field(
         ge=0,
         description=(
             "Defender casualties caused per unit of attacker fire per day (unit depends on the "
-            "law: per attacker-day for square and helmbold, per attacker-defender-day for linear)."
+            "law; see `law`)."
         ),
     )
     defender_kill_rate: float = Field(
@@ -396,34 +409,11 @@ class Encirclement(_Strict):
 # decisions
 
 
-Measure = Literal[
-    "encirclement_threat",
-    "routes_open",
-    "routes_under_fire",
-    "days_of_supply",
-    "strength_fraction",
-    "rolling_exchange_ratio",
-    "day",
-    "days_past_counteroffensive",
-]
-
-MEASURE_UNITS: dict[str, str] = {
-    "encirclement_threat": "0..1",
-    "routes_open": "routes not cut (count)",
-    "routes_under_fire": "routes cut or interdicted above `under_fire_at` (count)",
-    "days_of_supply": "stockpile over daily consumption (days)",
-    "strength_fraction": "defender personnel over day-0 strength (fraction)",
-    "rolling_exchange_ratio": "attacker over defender losses in the rolling window (ratio)",
-    "day": "days from day 0",
-    "days_past_counteroffensive": "days since the counter-offensive readiness day",
-}
-
-
 class Trigger(_Strict):
     """A named condition on one measure, evaluated at each decision review."""
 
     name: Name
-    measure: Measure = Field(description="What is measured; see MEASURE_UNITS for units.")
+    measure: MeasureName = Field(description="What is measured (see the trigger measures).")
     op: Literal[">=", "<=", ">", "<"] = Field(description="Comparison with the threshold.")
     threshold: float = Field(description="Threshold, in the measure's unit.")
 
@@ -538,29 +528,8 @@ class Scenario(_Strict):
             raise KeyedError(("sectors",), "at least one sector needs attacker_effort > 0")
         if self.sectors and sum(s.defender_effort for s in self.sectors) <= 0:
             raise KeyedError(("sectors",), "at least one sector needs defender_effort > 0")
-        n_routes = len(self.routes)
         for i, trig in enumerate(self.policy.triggers):
-            where = ("policy", "triggers", i, "threshold")
-            if trig.measure == "encirclement_threat" and not 0 <= trig.threshold <= 1:
-                raise KeyedError(where, "encirclement_threat thresholds lie in [0, 1]")
-            if trig.measure in ("routes_open", "routes_under_fire") and not (
-                0 <= trig.threshold <= n_routes
-            ):
-                raise KeyedError(
-                    where, f"{trig.measure} thresholds lie in [0, {n_routes}] (routes defined)"
-                )
-            if trig.measure in ("days_of_supply", "strength_fraction", "day") and (
-                trig.threshold < 0
-            ):
-                raise KeyedError(where, f"{trig.measure} thresholds are >= 0")
-            if (
-                trig.measure == "days_past_counteroffensive"
-                and self.simulation.counteroffensive_day is None
-            ):
-                raise KeyedError(
-                    ("policy", "triggers", i, "measure"),
-                    "measure 'days_past_counteroffensive' needs simulation.counteroffensive_day",
-                )
+            self._check_trigger(i, trig)
         for i, event in enumerate(self.events):
             for path in event.set:
                 reason = unchangeable(path)
@@ -568,6 +537,33 @@ class Scenario(_Strict):
                     raise KeyedError(("events", i, "set", path), reason)
                 resolve_path(self.model_dump(mode="python"), path)  # raises if absent
         return self
+
+    def _check_trigger(self, i: int, trig: Trigger) -> None:
+        """A trigger's threshold lies in its measure's range of values, and what the measure
+        needs is set."""
+        measure = MEASURES[trig.measure]
+        where = ("policy", "triggers", i, "threshold")
+        counted = {"routes": len(self.routes)}
+        low, high = measure.value_range(counted[measure.counts] if measure.counts else 0)
+        name = trig.measure
+        if math.isnan(trig.threshold):
+            raise KeyedError(where, f"{name} thresholds are numbers, not nan")
+        if not low <= trig.threshold <= high:
+            if measure.counts:
+                message = f"{name} thresholds lie in [{low:g}, {high:g}] ({measure.counts} defined)"
+            elif math.isinf(high):
+                message = f"{name} thresholds are >= {low:g}"
+            else:
+                message = f"{name} thresholds lie in [{low:g}, {high:g}]"
+            raise KeyedError(where, message)
+        if measure.needs:
+            value: Any = self
+            for part in measure.needs.split("."):
+                value = getattr(value, part)
+            if value is None:
+                raise KeyedError(
+                    ("policy", "triggers", i, "measure"), f"measure '{name}' needs {measure.needs}"
+                )
 
     # ---- conveniences -------------------------------------------------------------------
     @property
