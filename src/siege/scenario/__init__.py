@@ -1,5 +1,7 @@
-"""The scenario layer: the schema (typed, validated, with units), loading (``extends``,
-overrides, file and line in every error) and rendering (TOML, the reference docs)."""
+"""The scenario layer: the schema (typed, validated, with units; its allowed laws and trigger
+measures from the model's registries), loading (``extends``, overrides, file and line in every
+error), rendering (TOML, the reference docs) and compiling a scenario into the model's
+parameters."""
 
 from siege.scenario.compile import build_params
 from siege.scenario.load import (

@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siege.model.params import AttritionParams, ForceParams, ModelParams, TriggerParams
-from siege.scenario.schema import Attacker, Defender, Scenario
+from siege.scenario.forces import Attacker, Defender
+from siege.scenario.schema import Scenario
 
 
 def _force(side: Defender | Attacker) -> ForceParams:

@@ -11,24 +11,10 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel
 
 from siege.model.measures import KINDS, MEASURES, TRIGGER_MEASURES
-from siege.scenario.schema import (
-    Advance,
-    Attacker,
-    Attrition,
-    Defender,
-    Encirclement,
-    Event,
-    Fortification,
-    Policy,
-    Route,
-    Scenario,
-    Sector,
-    Simulation,
-    Supply,
-    Trigger,
-    Wave,
-    Withdrawal,
-)
+from siege.scenario.decisions import Policy, Trigger, Withdrawal
+from siege.scenario.forces import Attacker, Attrition, Defender, Fortification, Wave
+from siege.scenario.ground import Advance, Encirclement, Route, Sector, Supply
+from siege.scenario.schema import Event, Scenario, Simulation
 
 
 def to_toml(scenario: Scenario) -> str:
