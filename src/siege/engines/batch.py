@@ -59,7 +59,7 @@ class BatchRun(SimpyRun):
             t_end = min((k + 1) * self.dt, self.horizon)
             yield UrgentTimeout(self.env, t_end - self.env.now)
             self.deliver()
-            if k == 0:
+            if k == 0:  # once, with the parameters in force at the first step
                 draw_campaign_tempo(self.state, self.params, self.streams)
             self.state.window.open_cell()  # each step is one cell of the rolling window
             combat_step(self.state, self.params, t, t_end - t, self.streams)

@@ -127,7 +127,7 @@ class EventRun(SimpyRun):
             # processed before anything else due at t_end, so those see the post-piece state
             yield UrgentTimeout(self.env, t_end - self.env.now)
             if cell != last_cell:  # the first piece of a grid cell
-                if last_cell < 0:
+                if last_cell < 0:  # once, with the parameters in force at the first piece
                     draw_campaign_tempo(state, self.params, self.streams)
                 state.window.open_cell()
             combat_step(state, self.params, t, t_end - t, self.streams)

@@ -106,10 +106,12 @@ def open_capacity(state: SiegeState, params: ModelParams) -> F64:
 
 
 def defender_strength(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Defender personnel present."""
     return state.defender
 
 
 def attacker_strength(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Attacker personnel present."""
     return state.attacker
 
 
@@ -119,10 +121,12 @@ def exchange_ratio(state: SiegeState, params: ModelParams, day: float) -> F64:
 
 
 def rolling_exchange_ratio(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Attacker over defender losses in the rolling window."""
     return state.window.exchange_ratio()
 
 
 def days_of_supply(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Stockpile over daily consumption (days)."""
     return supply_days(state, params)
 
 
@@ -132,6 +136,7 @@ def routes_open(state: SiegeState, params: ModelParams, day: float) -> F64:
 
 
 def encirclement_threat(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Flank control and lost route capacity, weighted by ``flank_weight`` (0..1)."""
     return rules.encirclement_threat(
         flank_control(state, params), open_capacity(state, params), params.flank_weight
     )
@@ -149,14 +154,17 @@ def routes_under_fire(state: SiegeState, params: ModelParams, day: float) -> F64
 
 
 def strength_fraction(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Defender personnel over day-0 strength."""
     return state.defender / params.defender.strength
 
 
 def day_of_siege(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """The day, on every replication (days from day 0)."""
     return np.full(state.n, day)
 
 
 def days_past_counteroffensive(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Days since the counter-offensive readiness day (-inf with no date)."""
     return np.full(state.n, day - params.counteroffensive_day)
 
 

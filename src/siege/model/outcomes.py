@@ -82,20 +82,24 @@ class Outcome:
 
 
 def withdrawal_start_day(e: Ended) -> F64:
+    """Day the withdrawal began; NaN if none began before the end."""
     order = e.order_day
     return np.where(np.isinf(order) | (order > e.end_day), np.nan, order)
 
 
 def days_beyond_counteroffensive(e: Ended) -> F64:
-    return np.maximum(e.days_held - e.params.counteroffensive_day, 0.0)  # 0 with no date
+    """Days held beyond the counter-offensive readiness day (0 with no date)."""
+    return np.maximum(e.days_held - e.params.counteroffensive_day, 0.0)
 
 
 def supply_shortfall_days(e: Ended) -> F64:
+    """Days the stockpile fell short of consumption."""
     # a step that ends after the replication does is counted only up to its end
     return np.minimum(e.state.shortfall_days[e.mask], e.end_day)
 
 
 def route_open_days(e: Ended) -> F64:
+    """Days each route was not cut, ``(k, r)``."""
     return np.minimum(e.state.route_open_days[e.mask], e.end_day[:, None])
 
 
