@@ -27,11 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from siege import rng
-from siege.engines import run_block
+from siege.engines import batch, run_block
 from siege.engines.batch import BatchRun
-from siege.model import dynamics
-from siege.model.params import build_params
-from siege.scenario import Scenario, load_scenario
+from siege.scenario import Scenario, build_params, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "bakhmut.toml"
@@ -74,7 +72,7 @@ class TimedRun(BatchRun):
     def __init__(self, scenario: Scenario, first: int, n: int) -> None:
         super().__init__(scenario, first, n)
         self.steps: list[tuple[int, float]] = []
-        original = dynamics.combat_step
+        original = batch.combat_step
 
         def timed(state, params, t, dt, streams):  # type: ignore[no-untyped-def]
             t0 = time.perf_counter()
@@ -84,12 +82,12 @@ class TimedRun(BatchRun):
         self._timed = timed
 
     def run(self):  # type: ignore[no-untyped-def]
-        original = dynamics.combat_step
-        dynamics.combat_step = self._timed  # type: ignore[assignment]
+        original = batch.combat_step
+        batch.combat_step = self._timed  # type: ignore[assignment]
         try:
             return super().run()
         finally:
-            dynamics.combat_step = original  # type: ignore[assignment]
+            batch.combat_step = original  # type: ignore[assignment]
 
 
 def ended_cost(scenario: Scenario, n: int) -> tuple[float, int, float, int]:

@@ -74,3 +74,25 @@ def test_blocks_merge_exactly_also_after_pickling() -> None:
     assert np.array_equal(merged.counts, whole.counts)
     assert np.array_equal(merged.n_active, whole.n_active)
     np.testing.assert_array_equal(merged.quantiles(), whole.quantiles())
+
+
+def test_bins_follow_the_kind_of_value_each_measure_is() -> None:
+    """The model says what a measure is (count, fraction, ratio, amount in a unit); the bands
+    choose the bins: one per count, 0.001 for fractions, 64 per octave for the rest."""
+    from siege.results.bands import band_specs
+    from siege.scenario import build_params, scenario_from_dict
+
+    from conftest import scenario_data
+
+    specs = {s.name: s for s in band_specs(build_params(scenario_from_dict(scenario_data())))}
+    assert list(specs) == [
+        "defender_strength", "attacker_strength", "exchange_ratio", "rolling_exchange_ratio",
+        "days_of_supply", "routes_open", "encirclement_threat",
+        "control_north", "control_town", "control_south",
+    ]
+    assert specs["routes_open"] == MeasureSpec("routes_open", "routes", "count", 0, 2, 3)
+    assert specs["control_town"] == MeasureSpec(
+        "control_town", "attacker fraction", "linear", 0.0, 1.0, 1000)
+    assert specs["defender_strength"] == MeasureSpec.log(
+        "defender_strength", "personnel", 1.0, 2.0**27)
+    assert specs["exchange_ratio"].low == 2.0**-10 and specs["days_of_supply"].high == 2.0**14

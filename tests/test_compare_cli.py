@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from siege.analysis.compare import COMPARE_MEASURES, Comparison, compare
+from siege.analysis.comparison_table import comparison_table
 from siege.analysis.precision import parse_precision
 from siege.errors import CompareError
 from siege.jsonsafe import json_safe
@@ -290,7 +291,7 @@ def test_a_new_statistic_or_test_is_one_function_and_one_entry(
     m = next(m for m in c.measures if m.variant == "b" and m.measure == "end_day")
     assert m.statistics["p90"].estimate == pytest.approx(np.quantile(b_end_day, 0.9))
     assert all(d.tests["welch_pvalue"] < 0.001 for d in c.differences)
-    rows = c.to_table().to_pydict()
+    rows = comparison_table(c).to_pydict()
     assert {"p90", "p90_difference", "welch_pvalue"} <= set(rows["statistic"])
     assert "p90" in json_safe(c.to_dict())["measures"][0]
     assert "p90" in [col.header for col in measures_table(c).columns]

@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from siege import simulate
-from siege.model import dynamics
-from siege.model.params import build_params
+from siege import rng, simulate
+from siege.engines.base import combat_step
+from siege.model import transitions
+from siege.model.arrivals import convoy_arrives
+from siege.model.state import init_state
 from siege.rng import STREAM_BLOCK, BatchStreams
-from siege.scenario import scenario_from_dict
+from siege.scenario import build_params, scenario_from_dict
 
 from conftest import scenario_data
 
@@ -166,12 +168,12 @@ def one_route(interdiction: float, route: dict[str, Any] | None = None,
 def test_interdiction_loses_convoys_at_its_probability() -> None:
     params = build_params(scenario_from_dict(one_route(0.3)))
     n = 4096
-    state = dynamics.init_state(params, np.arange(n), 1.0)
+    state = init_state(params, np.arange(n), 1.0)
     state.stockpile[:] = 0.0
     streams = BatchStreams(7, 0, n)
     convoys = 25
     for _ in range(convoys):
-        dynamics.convoy_arrives(state, params, 0, streams)
+        convoy_arrives(state, params, 0, streams)
     load = params.convoy_load[0]
     lost_fraction = 1 - state.stockpile.sum() / (n * convoys * load)
     sd = np.sqrt(0.3 * 0.7 / (n * convoys))
@@ -185,15 +187,15 @@ def test_convoys_delivered_together_equal_convoys_delivered_one_by_one() -> None
                      supply={"stockpile_tonnes": 100.0, "storage_tonnes": 400.0})
     params = build_params(scenario_from_dict(data))
     n = 2 * STREAM_BLOCK + 808  # three stream blocks, the last one partial
-    one, together = (dynamics.init_state(params, np.arange(n), 1.0) for _ in range(2))
+    one, together = (init_state(params, np.arange(n), 1.0) for _ in range(2))
     a, b = BatchStreams(5, 0, n), BatchStreams(5, 0, n)
-    rows = b.random_rows(dynamics.rng.CONVOYS, 6, n)
-    singles = np.concatenate([a.random_rows(dynamics.rng.CONVOYS, 1, n) for _ in range(6)])
+    rows = b.random_rows(rng.CONVOYS, 6, n)
+    singles = np.concatenate([a.random_rows(rng.CONVOYS, 1, n) for _ in range(6)])
     assert np.array_equal(rows, singles)
     a, b = BatchStreams(6, 0, n), BatchStreams(6, 0, n)
     for _ in range(6):
-        dynamics.convoy_arrives(one, params, 0, a)
-    dynamics.convoy_arrives(together, params, 0, b, count=6)
+        convoy_arrives(one, params, 0, a)
+    convoy_arrives(together, params, 0, b, count=6)
     np.testing.assert_allclose(together.stockpile, one.stockpile, rtol=0, atol=1e-9)
     assert together.stockpile.max() == 400.0 and together.stockpile.min() < 400.0
 
@@ -216,8 +218,9 @@ def test_loss_counts_have_the_stated_mean_and_variance(overdispersion: float) ->
     )
     params = build_params(scenario_from_dict(data))
     n = 20000
-    state = dynamics.init_state(params, np.arange(n), 1.0)
-    dynamics.combat_step(state, params, 0.0, 1.0, BatchStreams(3, 0, n))
+    state = init_state(params, np.arange(n), 1.0)
+    state.window.open_cell()
+    combat_step(state, params, 0.0, 1.0, BatchStreams(3, 0, n))
     losses = state.defender_losses
     mean = 0.002 * 50000  # 100 per day
     var = mean + overdispersion * mean**2
@@ -279,8 +282,8 @@ def test_campaign_spread_widens_outcomes_and_keeps_mean_tempo() -> None:
 
     params = build_params(scenario_from_dict(spread))
     n = 8192
-    state = dynamics.init_state(params, np.arange(n), 1.0)
-    dynamics.combat_step(state, params, 0.0, 1.0, BatchStreams(1, 0, n))
+    state = init_state(params, np.arange(n), 1.0)
+    transitions.draw_campaign_tempo(state, params, BatchStreams(1, 0, n))
     assert abs(state.tempo.mean() - 1.0) < 4 * 0.5 / np.sqrt(n)
     assert abs(state.tempo.std() - 0.5) < 0.05
 
@@ -309,3 +312,30 @@ def test_state_overflow_is_a_clear_model_error() -> None:
     with np.errstate(over="ignore", invalid="ignore"):  # the overflow being tested
         with pytest.raises(RunError, match=r"failed: ModelError: .*too large to simulate"):
             run(data, n=16)
+
+
+def test_rolling_window_holds_the_last_cells_and_pieces_add_into_the_open_one() -> None:
+    from siege.model.state import RollingWindow
+
+    window = RollingWindow.empty(1, 3)
+    for losses in (1.0, 2.0, 4.0, 8.0):  # the first cell leaves the window
+        window.open_cell()
+        window.add(np.array([losses]), np.array([2 * losses]))
+    assert window.sum_defender.tolist() == [14.0]
+    window.add(np.array([1.0]), np.array([0.0]))  # a second piece of the same cell
+    assert window.sum_defender.tolist() == [15.0]
+    assert window.exchange_ratio().tolist() == [28.0 / 15.0]
+    window.open_cell()  # drops the cell of 2
+    assert window.sum_defender.tolist() == [13.0]
+
+
+def test_outcome_columns_are_those_of_the_outcome_table() -> None:
+    from siege.model.outcomes import OUTCOMES, computed_columns
+
+    data = scenario_data()
+    res = run(data, n=8)
+    params = build_params(scenario_from_dict(data))
+    assert list(res.columns) == computed_columns(params)
+    assert computed_columns(params)[-3:] == [
+        "route_open_days_west", "route_open_days_southwest", "trigger_first_day_threat"]
+    assert set(OUTCOMES) >= {"replication", "end_reason", "days_held"}

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from siege.model import rules
+from siege.model.laws import LAWS
+from siege.model.params import AttritionParams
 
 finite = st.floats(min_value=-1e7, max_value=1e7, allow_nan=False)
 positive = st.floats(min_value=0, max_value=1e7, allow_nan=False)
@@ -20,19 +22,41 @@ def test_losses_never_negative_never_above_present(drawn, present) -> None:  # t
     assert np.all(losses <= present)
 
 
+def attrition(law: str, exponent: float = 0.5) -> AttritionParams:
+    return AttritionParams(law, exponent, 0.1, 0.2, 0.0)
+
+
 def test_attrition_laws() -> None:
     a, d = np.array([200.0]), np.array([100.0])
     fa, fd = np.array([0.1]), np.array([0.2])
-    dr, ar = rules.attrition_rates("square", 0.5, a, d, fa, fd)
+    dr, ar = LAWS["square"].rates(a, d, fa, fd, attrition("square"))
     assert dr[0] == 20.0 and ar[0] == 20.0
-    dr, ar = rules.attrition_rates("linear", 0.5, a, d, fa, fd)
+    dr, ar = LAWS["linear"].rates(a, d, fa, fd, attrition("linear"))
     assert dr[0] == 0.1 * 200 * 100 and ar[0] == 0.2 * 200 * 100
-    dr, ar = rules.attrition_rates("helmbold", 1.0, a, d, fa, fd)  # W = 1 is square
+    helmbold = LAWS["helmbold"].rates
+    dr, ar = helmbold(a, d, fa, fd, attrition("helmbold", 1.0))  # W = 1 is square
     assert np.isclose(dr[0], 20.0) and np.isclose(ar[0], 20.0)
-    dr, ar = rules.attrition_rates("helmbold", 0.5, a, d, fa, fd)
+    dr, ar = helmbold(a, d, fa, fd, attrition("helmbold", 0.5))
     assert np.isclose(dr[0], 0.1 * 200 * (100 / 200) ** 0.5)
-    dr, ar = rules.attrition_rates("helmbold", 0.5, np.array([0.0]), d, fa, fd)
+    dr, ar = helmbold(np.array([0.0]), d, fa, fd, attrition("helmbold", 0.5))
     assert dr[0] == 0.0 and ar[0] == 0.0
+
+
+def test_rules_take_one_parameter_value_per_replication() -> None:
+    """A parameter given per replication ``(n,)`` acts on each replication as the same value
+    given alone would."""
+    a, d = np.array([200.0, 200.0]), np.array([100.0, 100.0])
+    fa, fd = np.array([0.1, 0.1]), np.array([0.2, 0.2])
+    both = attrition("helmbold", np.array([1.0, 0.5]))  # type: ignore[arg-type]
+    dr, _ = LAWS["helmbold"].rates(a, d, fa, fd, both)
+    for i, w in enumerate((1.0, 0.5)):
+        assert dr[i] == LAWS["helmbold"].rates(a, d, fa, fd, attrition("helmbold", w))[0][i]
+    strength = np.array([100.0, 100.0])
+    rates = np.array([10.0, 20.0])
+    new, _, reserves = rules.reinforce(
+        strength, np.ones(2), np.array([15.0, 15.0]), rates, 0.0, 1.0, 0.5, 1.0
+    )
+    assert new.tolist() == [110.0, 115.0] and reserves.tolist() == [5.0, 0.0]
 
 
 def test_cut_route_delivers_nothing() -> None:

@@ -159,3 +159,47 @@ def test_committed_reference_matches_schema() -> None:
 
     committed = (ROOT / "docs" / "scenario-reference.md").read_text(encoding="utf-8")
     assert committed == reference_markdown(), "run: siege schema > docs/scenario-reference.md"
+
+
+def test_allowed_laws_and_trigger_measures_come_from_the_model_registries() -> None:
+    from typing import get_args
+
+    from siege.model.laws import LAWS
+    from siege.model.measures import TRIGGER_MEASURES
+    from siege.scenario.schema import Attrition, Trigger
+
+    assert get_args(Attrition.model_fields["law"].annotation) == tuple(LAWS)
+    assert get_args(Trigger.model_fields["measure"].annotation) == TRIGGER_MEASURES
+    data = scenario_data(policy={"triggers": [
+        {"name": "x", "measure": "defender_strength", "op": "<", "threshold": 1}]})
+    with pytest.raises(ScenarioError, match="encirclement_threat"):  # a band-only measure
+        scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("measure", "threshold", "needle"),
+    [
+        ("encirclement_threat", 1.5, r"encirclement_threat thresholds lie in \[0, 1\]"),
+        ("routes_under_fire", 3, r"lie in \[0, 2\] \(routes defined\)"),
+        ("days_of_supply", -1, "days_of_supply thresholds are >= 0"),
+        ("rolling_exchange_ratio", -0.5, "rolling_exchange_ratio thresholds are >= 0"),
+        ("day", math.nan, "not nan"),
+    ],
+)
+def test_trigger_thresholds_lie_in_their_measures_values(
+    measure: str, threshold: float, needle: str
+) -> None:
+    data = scenario_data(policy={"kind": "threshold", "triggers": [
+        {"name": "t", "measure": measure, "op": ">=", "threshold": threshold}]})
+    with pytest.raises(ScenarioError, match=needle) as err:
+        scenario_from_dict(data)
+    assert err.value.key == "policy.triggers.t.threshold"
+
+
+def test_a_measure_that_needs_a_date_names_it() -> None:
+    data = scenario_data(policy={"kind": "threshold", "triggers": [
+        {"name": "t", "measure": "days_past_counteroffensive", "op": ">=", "threshold": -3}]})
+    with pytest.raises(ScenarioError, match=r"needs simulation\.counteroffensive_day"):
+        scenario_from_dict(data)
+    data["simulation"]["counteroffensive_day"] = 10.0
+    assert scenario_from_dict(data).policy.triggers[0].threshold == -3

@@ -37,11 +37,6 @@ def stream_seed(seed: int, block: int, mechanism: int) -> np.random.SeedSequence
     return np.random.SeedSequence(seed, spawn_key=(block, mechanism))
 
 
-def round_block_size(block_size: int) -> int:
-    """Execution block size rounded up to a whole number of stream blocks."""
-    return max(1, -(-block_size // STREAM_BLOCK)) * STREAM_BLOCK
-
-
 class BatchStreams:
     """Streams of the stream blocks covering replications ``[first, first + n)``.
 

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import NDArray
 
 from siege.analysis.precision import Precision, Targets, mean_precision
@@ -176,12 +175,6 @@ class Comparison:
         data["reference"] = self.reference
         data["median_narrowing"] = self.median_narrowing
         return data
-
-    def to_table(self) -> pa.Table:
-        """The statistics in long form, one row per (section, variant, measure, statistic)."""
-        from siege.analysis.comparison_table import comparison_table
-
-        return comparison_table(self)
 
 
 # ------------------------------------------------------------------------------------------

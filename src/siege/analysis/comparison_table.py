@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from siege.analysis.compare import Comparison
+from siege.analysis.compare import Comparison
 
 
 def comparison_table(comparison: Comparison) -> pa.Table:

@@ -1,31 +1,53 @@
 """Engines decide *when* the model's transitions run; the rules are shared by all of them.
 
-* ``batch``: one SimPy environment advances a whole block of replications at once on a fixed
-  combat step (arrays of shape ``(n_replications, ...)``); what users run.
-* ``event``: each replication its own SimPy process graph in continuous time (convoys at
-  their own random times, exact review, latency and withdrawal times); the reference.
+:data:`REGISTRY` maps each engine's name to the function that runs a block of replications of
+a scenario; a new engine is one runner and one entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from siege.engines.batch import run_batch
+from siege.engines.event import run_event
 from siege.results.block import BlockResult
-
-ENGINES = ("batch", "event")
-
-__all__ = ["ENGINES", "BlockResult", "run_block"]
+from siege.scenario import Scenario
 
 
-def run_block(engine: str, scenario: object, first: int, n: int) -> BlockResult:
+@dataclass(frozen=True)
+class Engine:
+    """An engine: ``run(scenario, first, n)`` runs replications ``[first, first + n)``."""
+
+    name: str
+    description: str
+    run: Callable[[Scenario, int, int], BlockResult]
+
+
+REGISTRY: dict[str, Engine] = {
+    e.name: e
+    for e in (
+        Engine(
+            "batch",
+            "one SimPy environment advances a whole block of replications at once on a fixed "
+            "combat step (arrays over replications); what users run",
+            run_batch,
+        ),
+        Engine(
+            "event",
+            "each replication its own SimPy process graph in continuous time (convoys at their "
+            "own random times, exact review, latency and withdrawal times); the reference",
+            run_event,
+        ),
+    )
+}
+ENGINES: tuple[str, ...] = tuple(REGISTRY)
+
+__all__ = ["ENGINES", "REGISTRY", "BlockResult", "Engine", "run_block"]
+
+
+def run_block(engine: str, scenario: Scenario, first: int, n: int) -> BlockResult:
     """Run replications ``[first, first + n)`` of a scenario with the named engine."""
-    from siege.scenario import Scenario
-
-    assert isinstance(scenario, Scenario)
-    if engine == "batch":
-        from siege.engines.batch import run_batch
-
-        return run_batch(scenario, first, n)
-    if engine == "event":
-        from siege.engines.event import run_event
-
-        return run_event(scenario, first, n)
-    raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine not in REGISTRY:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return REGISTRY[engine].run(scenario, first, n)

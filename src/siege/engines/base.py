@@ -1,4 +1,5 @@
-"""What an engine returns for a block of replications, and the bookkeeping all engines share."""
+"""What all engines share: the combat step (the model's transitions in order), the recorder
+of a block's outcomes and bands, the dated-events timeline and the SimPy processes."""
 
 from __future__ import annotations
 
@@ -10,35 +11,59 @@ import simpy
 from numpy.typing import NDArray
 from simpy.core import URGENT
 
-from siege.model import dynamics
-from siege.model.params import ModelParams, build_params
+from siege.model import arrivals, transitions
+from siege.model.measures import band_values
+from siege.model.outcomes import computed_columns, final_outcomes
+from siege.model.params import ModelParams
 from siege.model.rules import RUNNING
-from siege.results.bands import BandAccumulator, MeasureSpec
+from siege.model.state import SiegeState
+from siege.results.bands import BandAccumulator, MeasureSpec, band_specs
 from siege.results.block import BlockResult
+from siege.rng import Streams
 from siege.scenario import Scenario
+from siege.scenario.compile import build_params
+
+
+def combat_step(
+    state: SiegeState, params: ModelParams, t: float, dt: float, streams: Streams
+) -> None:
+    """Advance every running replication over ``[t, t + dt)`` (days): the transitions of a
+    combat step, in order. Losses go into the rolling window's open cell (the engine opens
+    cells)."""
+    if state.n == 0:
+        return
+    eff = transitions.effectiveness(state, params, t)
+    d_loss, a_loss = transitions.attrition(state, params, eff, dt, streams)
+    w_loss = transitions.withdrawal_losses(state, params, t, dt, d_loss, streams)
+    transitions.take_losses(state, d_loss if w_loss is None else d_loss + w_loss, a_loss)
+    transitions.reinforce(state, params, t, dt)
+    transitions.advance(state, params, eff, dt, streams)
+    transitions.update_routes(state, params)
+    transitions.count_open_route_days(state, dt)
+    transitions.consume(state, params, dt)
+    transitions.check_finite(state, t + dt)
 
 
 class Recorder:
     """Collects outcomes, daily bands and sample trajectories for one block."""
 
-    def __init__(self, params: ModelParams, first: int, n: int) -> None:
-        sc = params.scenario
+    def __init__(self, scenario: Scenario, params: ModelParams, first: int, n: int) -> None:
         self.first = first
         self.n = n
-        self.n_days = sc.simulation.whole_days
-        self.specs: list[MeasureSpec] = dynamics.observation_specs(params)
+        self.n_days = scenario.simulation.whole_days
+        self.specs: list[MeasureSpec] = band_specs(params)
         self.bands = BandAccumulator(self.specs, self.n_days)
         self.reason = np.full(n, RUNNING, dtype=np.int8)
-        self.columns = {c: np.full(n, np.nan) for c in dynamics.outcome_columns(params)}
-        k = sc.simulation.sample_trajectories
+        self.columns = {c: np.full(n, np.nan) for c in computed_columns(params)}
+        k = scenario.simulation.sample_trajectories
         self.sample_ids = np.arange(first, min(first + n, k), dtype=np.int64)
         self.samples = np.full((self.sample_ids.size, self.n_days + 1, len(self.specs)), np.nan)
 
-    def observe(self, state: dynamics.SiegeState, params: ModelParams, day: int) -> None:
+    def observe(self, state: SiegeState, params: ModelParams, day: int) -> None:
         """Record the running replications' state on a whole day."""
         if day > self.n_days or state.n == 0:
             return
-        self.add_values(day, state.rep, dynamics.observe(state, params))
+        self.add_values(day, state.rep, band_values(state, params, day))
 
     def add_values(
         self, day: int, rep: NDArray[np.int64], values: list[NDArray[np.float64]]
@@ -56,7 +81,7 @@ class Recorder:
 
     def retire(
         self,
-        state: dynamics.SiegeState,
+        state: SiegeState,
         params: ModelParams,
         reason: NDArray[np.int8],
         end_day: NDArray[np.float64],
@@ -67,7 +92,7 @@ class Recorder:
             return ~ending
         rows = state.rep[ending] - self.first
         self.reason[rows] = reason[ending]
-        for col, values in dynamics.final_outcomes(state, params, ending, reason, end_day).items():
+        for col, values in final_outcomes(state, params, ending, reason, end_day).items():
             self.columns[col][rows] = values
         return ~ending
 
@@ -135,7 +160,7 @@ class SimpyRun:
     horizon: float
     events: Timeline
     params: ModelParams
-    state: dynamics.SiegeState
+    state: SiegeState
 
     def combat(self) -> Generator[simpy.Event, Any, None]:
         raise NotImplementedError
@@ -156,7 +181,7 @@ class SimpyRun:
                 self.params = params
             else:
                 personnel, quality = payload
-                dynamics.add_wave(self.state, kind, personnel, quality, self.env.now)
+                arrivals.add_wave(self.state, kind, personnel, quality, self.env.now)
 
     def before_event(self) -> None:
         """Called before a dated event acts (the batch engine delivers convoys here)."""

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout
-from siege.model import dynamics
+from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout, combat_step
+from siege.model import arrivals, decisions, endings
 from siege.model.params import ModelParams
+from siege.model.rules import TIME_EPS
+from siege.model.state import init_state
+from siege.model.transitions import draw_campaign_tempo
 from siege.results.block import BlockResult
 from siege.rng import STREAM_BLOCK, BatchStreams
 from siege.scenario import Scenario
@@ -39,9 +42,9 @@ class BatchRun(SimpyRun):
         self.first = first
         self.streams = BatchStreams(sim.seed, first, n)
         rep_ids = np.arange(first, first + n, dtype=np.int64)
-        self.state = dynamics.init_state(self.params, rep_ids, self.dt)
-        self.recorder = Recorder(self.params, first, n)
-        self.thresholds = dynamics.convoy_thresholds(self.state)  # (routes, running)
+        self.state = init_state(self.params, rep_ids, self.dt)
+        self.recorder = Recorder(scenario, self.params, first, n)
+        self.thresholds = arrivals.convoy_thresholds(self.state)  # (routes, running)
         self.pending = [0] * self.params.n_routes  # convoys arrived, not yet delivered
         self.env = simpy.Environment()
         self.done = self.env.event()
@@ -49,17 +52,20 @@ class BatchRun(SimpyRun):
     # -- processes --------------------------------------------------------------------------
     def combat(self) -> Generator[simpy.Event, Any, None]:
         self.recorder.observe(self.state, self.params, 0)
-        self.thresholds = dynamics.convoy_thresholds(self.state)
+        self.thresholds = arrivals.convoy_thresholds(self.state)
         k = 0
         while True:
             t = k * self.dt
             t_end = min((k + 1) * self.dt, self.horizon)
             yield UrgentTimeout(self.env, t_end - self.env.now)
             self.deliver()
-            dynamics.combat_step(self.state, self.params, t, t_end - t, self.streams)
-            for day in range(int(np.floor(t + 1e-9)) + 1, int(np.floor(t_end + 1e-9)) + 1):
+            if k == 0:  # once, with the parameters in force at the first step
+                draw_campaign_tempo(self.state, self.params, self.streams)
+            self.state.window.open_cell()  # each step is one cell of the rolling window
+            combat_step(self.state, self.params, t, t_end - t, self.streams)
+            for day in range(int(np.floor(t + TIME_EPS)) + 1, int(np.floor(t_end + TIME_EPS)) + 1):
                 self.recorder.observe(self.state, self.params, day)
-            reason, end_day = dynamics.end_reasons(self.state, self.params, t_end, self.horizon)
+            reason, end_day = endings.end_reasons(self.state, self.params, t_end)
             keep = self.recorder.retire(self.state, self.params, reason, end_day)
             if not keep.all():
                 self.state.keep(keep)
@@ -69,7 +75,7 @@ class BatchRun(SimpyRun):
             if self.state.n == 0:
                 self.done.succeed()
                 return
-            self.thresholds = dynamics.convoy_thresholds(self.state)
+            self.thresholds = arrivals.convoy_thresholds(self.state)
             k += 1
 
     def convoys(self, route: int) -> Generator[simpy.Event, Any, None]:
@@ -83,14 +89,14 @@ class BatchRun(SimpyRun):
             yield self.env.timeout(1.0 / float(self.params.convoys_per_day[route]))
 
     def reviews(self) -> Generator[simpy.Event, Any, None]:
-        policy = self.params.scenario.policy
-        yield self.env.timeout(policy.first_review_day)
+        first, interval = self.params.first_review_day, self.params.review_interval_days
+        yield self.env.timeout(first)
         k = 0
         while True:
             self.deliver()
-            dynamics.review(self.state, self.params, self.env.now)
+            decisions.review(self.state, self.params, self.env.now)
             k += 1
-            next_time = policy.first_review_day + k * policy.review_interval_days
+            next_time = first + k * interval
             yield self.env.timeout(next_time - self.env.now)
 
     def deliver(self) -> None:
@@ -99,7 +105,7 @@ class BatchRun(SimpyRun):
         in between, and routes and replications change only in combat steps)."""
         for route, count in enumerate(self.pending):
             if count:
-                dynamics.convoy_arrives(
+                arrivals.convoy_arrives(
                     self.state, self.params, route, self.streams, self.thresholds[route], count
                 )
                 self.pending[route] = 0

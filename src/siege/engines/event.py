@@ -1,7 +1,8 @@
 """The event engine: each replication is its own SimPy process graph in continuous time.
 
 The reference against which the batch engine is checked. It calls the same transitions as
-the batch engine (:mod:`siege.model.dynamics`, hence the same rules); only *when* they run
+the batch engine (:func:`siege.engines.base.combat_step` and :mod:`siege.model`, hence the
+same rules); only *when* they run
 differs:
 
 * convoys on each route arrive one per slot of ``1 / convoys_per_day`` days, at a uniformly
@@ -17,7 +18,7 @@ differs:
   piece straddles a change of regime. End conditions are checked at the end of every piece.
 
 The rolling exchange-ratio window keeps one slot per combat-grid cell, as in the batch
-engine: pieces inside one cell add up into that cell's slot.
+engine: the first piece in a cell opens it, and pieces inside one cell add up into it.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout
-from siege.model import dynamics
+from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout, combat_step
+from siege.model import arrivals, decisions, endings
+from siege.model.measures import band_values
 from siege.model.params import ModelParams
-from siege.model.rules import RUNNING
+from siege.model.rules import RUNNING, TIME_EPS
+from siege.model.state import init_state
+from siege.model.transitions import draw_campaign_tempo
 from siege.results.block import BlockResult
 from siege.rng import CONVOY_TIMING, ReplicationStreams
 from siege.scenario import Scenario
 
-EPS = 1e-9
 FLUSH_EVERY = 256  # replications whose daily observations are buffered before binning
 
 
@@ -86,7 +89,7 @@ class EventRun(SimpyRun):
         self.dt = sim.time_step_days
         self.rep = rep
         self.streams = ReplicationStreams(sim.seed, rep)
-        self.state = dynamics.init_state(self.params, np.array([rep], dtype=np.int64), self.dt)
+        self.state = init_state(self.params, np.array([rep], dtype=np.int64), self.dt)
         self.recorder = recorder
         self.observations = observations
         self.env = simpy.Environment()
@@ -97,11 +100,11 @@ class EventRun(SimpyRun):
 
     def _observe(self, day: int) -> None:
         if day <= self.recorder.n_days:
-            self.observations.add(day, self.rep, dynamics.observe(self.state, self.params))
+            self.observations.add(day, self.rep, band_values(self.state, self.params, day))
 
     def _next_break(self, t: float) -> float:
         breaks = self.breaks
-        while breaks and breaks[0] <= t + EPS:
+        while breaks and breaks[0] <= t + TIME_EPS:
             heapq.heappop(breaks)
         return breaks[0] if breaks else math.inf
 
@@ -114,36 +117,26 @@ class EventRun(SimpyRun):
         yield self.env.timeout(0.0)  # a review due at day 0 may set a breakpoint
         while True:
             t = self.t
-            cell = math.floor(t / dt + EPS)
+            cell = math.floor(t / dt + TIME_EPS)
             t_end = min(
-                (cell + 1) * dt, math.floor(t + EPS) + 1.0, self._next_break(t), self.horizon
+                (cell + 1) * dt,
+                math.floor(t + TIME_EPS) + 1.0,
+                self._next_break(t),
+                self.horizon,
             )
             # processed before anything else due at t_end, so those see the post-piece state
             yield UrgentTimeout(self.env, t_end - self.env.now)
-            same_cell = cell == last_cell
-            if same_cell:
-                w = state.window_defender.shape[1]
-                slot = state.step_count % w  # the slot combat_step is about to overwrite
-                old_d = state.window_defender[:, slot].copy()
-                old_a = state.window_attacker[:, slot].copy()
-            dynamics.combat_step(state, self.params, t, t_end - t, self.streams)
-            if same_cell:
-                # a later piece of the same grid cell: its losses belong in the cell's slot
-                d, a = state.window_defender[:, slot].copy(), state.window_attacker[:, slot].copy()
-                state.window_defender[:, slot] = old_d
-                state.window_attacker[:, slot] = old_a
-                state.window_sum_defender += old_d
-                state.window_sum_attacker += old_a
-                state.step_count -= 1
-                cell_slot = (state.step_count - 1) % w
-                state.window_defender[:, cell_slot] += d
-                state.window_attacker[:, cell_slot] += a
+            if cell != last_cell:  # the first piece of a grid cell
+                if last_cell < 0:  # once, with the parameters in force at the first piece
+                    draw_campaign_tempo(state, self.params, self.streams)
+                state.window.open_cell()
+            combat_step(state, self.params, t, t_end - t, self.streams)
             last_cell = cell
             self.t = t_end
             day = round(t_end)
-            if abs(t_end - day) < EPS:
+            if abs(t_end - day) < TIME_EPS:
                 self._observe(day)
-            reason, end_day = dynamics.end_reasons(state, self.params, t_end, self.horizon)
+            reason, end_day = endings.end_reasons(state, self.params, t_end)
             if reason[0] != RUNNING:
                 self.recorder.retire(state, self.params, reason, end_day)
                 self.done.succeed()
@@ -161,24 +154,22 @@ class EventRun(SimpyRun):
             slot = 1.0 / per_day
             arrival = slot_start + slot * self.streams.uniform(CONVOY_TIMING + route)
             yield self.env.timeout(arrival - self.env.now)
-            dynamics.convoy_arrives(self.state, self.params, route, self.streams)
+            arrivals.convoy_arrives(self.state, self.params, route, self.streams)
             slot_start += slot
 
     def reviews(self) -> Generator[simpy.Event, Any, None]:
-        policy = self.params.scenario.policy
+        first, interval = self.params.first_review_day, self.params.review_interval_days
         k = 0
         while True:
-            next_time = policy.first_review_day + k * policy.review_interval_days
+            next_time = first + k * interval
             heapq.heappush(self.breaks, next_time)
             yield self.env.timeout(next_time - self.env.now)
             ordered = math.isfinite(self.state.order_day[0])
-            dynamics.review(self.state, self.params, self.env.now)
+            decisions.review(self.state, self.params, self.env.now)
             if not ordered and math.isfinite(self.state.order_day[0]):
                 start = float(self.state.order_day[0])
                 heapq.heappush(self.breaks, start)
-                heapq.heappush(
-                    self.breaks, start + self.params.scenario.withdrawal.duration_days
-                )
+                heapq.heappush(self.breaks, start + self.params.withdrawal_days)
             k += 1
 
     def run(self) -> None:
@@ -188,7 +179,7 @@ class EventRun(SimpyRun):
 def run_event(scenario: Scenario, first: int, n: int) -> BlockResult:
     """Run replications ``[first, first + n)`` with the event engine, one after another."""
     events = Timeline(scenario)
-    recorder = Recorder(events.base, first, n)
+    recorder = Recorder(scenario, events.base, first, n)
     observations = _Observations(recorder)
     for rep in range(first, first + n):
         EventRun(scenario, events, rep, recorder, observations).run()

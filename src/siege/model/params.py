@@ -1,4 +1,11 @@
-"""Scenario values laid out as arrays for the rules (per sector, per route, per trigger)."""
+"""The values the rules read: a plain record, built from a scenario by the scenario layer
+(:func:`siege.scenario.compile.build_params`), so the model knows nothing of scenario files.
+
+Values typed :data:`Real` are one number for the whole block today; the rules that read them
+broadcast, so each may also be one value per replication, shape ``(n,)`` (per-replication
+parameters). Values typed ``float`` decide which random draws are made or when something
+happens (noise spreads, dates, durations), so they stay one number per block.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,83 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.scenario.schema import Scenario, Trigger
+#: a parameter value: one number, or one per replication ``(n,)``
+Real = float | NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ForceParams:
+    """One side: day-0 force and how it is reinforced (persons, persons/day, multipliers)."""
+
+    strength: Real  # personnel on day 0
+    quality: Real  # effectiveness of the day-0 force and of trained troops
+    reinforcement_rate: Real  # trained personnel per day while the pool lasts
+    trained_reserves: Real  # pool of trained personnel (inf: unlimited)
+    replacement_rate: Real  # untrained personnel per day
+    replacement_quality: Real
+
+
+@dataclass(frozen=True)
+class AttritionParams:
+    """The attrition law (a name in :data:`siege.model.laws.LAWS`) and its parameters."""
+
+    law: str
+    helmbold_exponent: Real  # dimensionless
+    attacker_kill_rate: Real  # defender casualties per unit of attacker fire per day
+    defender_kill_rate: Real  # attacker casualties per unit of defender fire per day
+    overdispersion: float  # negative-binomial 1/k; 0: Poisson
+
+
+@dataclass(frozen=True)
+class TriggerParams:
+    """A trigger: ``measure op threshold``, the measure a name in
+    :data:`siege.model.measures.MEASURES`."""
+
+    name: str
+    measure: str
+    op: str  # ">=", "<=", ">" or "<"
+    threshold: Real  # in the measure's unit
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Arrays derived from a scenario; rebuilt whenever a dated event changes a parameter.
+    """Everything the rules read. Sector arrays are ``(s,)``, route arrays ``(r,)``,
+    ``adjacency`` is ``(r, s)``; rebuilt whenever a dated event changes a parameter."""
 
-    Sector arrays are ``(s,)``, route arrays ``(r,)``, ``adjacency`` is ``(r, s)``.
-    """
-
-    scenario: Scenario
-    attacker_share: NDArray[np.float64]
+    # time (days)
+    horizon_days: float
+    counteroffensive_day: float  # inf: none
+    # forces
+    defender: ForceParams
+    attacker: ForceParams
+    collapse_fraction: Real  # of day-0 defender personnel
+    culmination_fraction: Real  # of day-0 attacker combat power
+    attrition: AttritionParams
+    # fortification: 1 + (multiplier - 1) (1 - town control)^erosion exp(-decay t)
+    fortification_multiplier: Real
+    erosion_exponent: Real
+    fortification_decay_per_day: Real
+    # advance
+    sensitivity: float
+    parity: float
+    noise_cv: float
+    campaign_cv: float
+    # sectors
+    sector_names: tuple[str, ...]
+    initial_control: NDArray[np.float64]  # attacker fraction on day 0
+    attacker_share: NDArray[np.float64]  # normalised efforts
     defender_share: NDArray[np.float64]
     sector_rate: NDArray[np.float64]  # advance_rate * terrain * advance.multiplier (1/day)
     fortified: NDArray[np.bool_]
     flank: NDArray[np.bool_]
+    # supply (tonnes, days)
+    stockpile_tonnes: Real
+    storage_tonnes: float  # inf: no limit
+    consumption_per_person_day: float  # 0: supply is not modelled
+    full_effect_days: Real
+    min_effectiveness: Real
+    # routes
+    route_names: tuple[str, ...]
     capacity: NDArray[np.float64]  # tonnes/day
     convoys_per_day: NDArray[np.float64]
     convoy_load: NDArray[np.float64]  # tonnes per convoy
@@ -32,15 +100,33 @@ class ModelParams:
     cut_at: NDArray[np.float64]
     restore_below: NDArray[np.float64]
     adjacency: NDArray[np.bool_]
-    triggers: tuple[Trigger, ...]
+    # encirclement
+    flank_weight: Real
+    closure_flank_control: Real
+    # decisions
+    withdraw_on_triggers: bool  # policy kind "threshold" (else triggers are only recorded)
+    combine: str  # "any" or "all"
+    first_review_day: float
+    review_interval_days: float
+    decision_latency_days: Real
+    rolling_window_days: float
+    triggers: tuple[TriggerParams, ...]
+    # withdrawal
+    withdrawal_days: float
+    withdrawal_loss_rate: Real  # share of the garrison per day, all routes open
+    withdrawal_loss_rate_no_routes: Real  # with no open route capacity
 
     @property
     def n_sectors(self) -> int:
-        return int(self.attacker_share.shape[0])
+        return len(self.sector_names)
 
     @property
     def n_routes(self) -> int:
-        return int(self.capacity.shape[0])
+        return len(self.route_names)
+
+    @property
+    def trigger_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.triggers)
 
     @property
     def has_flanks(self) -> bool:
@@ -50,42 +136,8 @@ class ModelParams:
     def has_fortified(self) -> bool:
         return bool(self.fortified.any())
 
-
-def _norm(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    total = x.sum()
-    return x / total if total > 0 else x
-
-
-def build_params(scenario: Scenario) -> ModelParams:
-    """Lay a scenario's sector, route and trigger values out as arrays."""
-    sectors = scenario.sectors
-    routes = scenario.routes
-    names = [s.name for s in sectors]
-    adjacency = np.zeros((len(routes), len(sectors)), dtype=bool)
-    for i, r in enumerate(routes):
-        for s in r.sectors:
-            adjacency[i, names.index(s)] = True
-    f = np.array
-    cap = f([r.capacity_tonnes_per_day for r in routes], dtype=float)
-    cpd = f([r.convoys_per_day for r in routes], dtype=float)
-    return ModelParams(
-        scenario=scenario,
-        attacker_share=_norm(f([s.attacker_effort for s in sectors], dtype=float)),
-        defender_share=_norm(f([s.defender_effort for s in sectors], dtype=float)),
-        sector_rate=f(
-            [s.advance_rate * s.terrain * scenario.advance.multiplier for s in sectors],
-            dtype=float,
-        ),
-        fortified=f([s.fortified for s in sectors], dtype=bool),
-        flank=f([s.flank for s in sectors], dtype=bool),
-        capacity=cap,
-        convoys_per_day=cpd,
-        convoy_load=cap / np.where(cpd > 0, cpd, 1.0),
-        interdiction_base=f([r.interdiction_base for r in routes], dtype=float),
-        interdiction_full=f([r.interdiction_at_full_control for r in routes], dtype=float),
-        under_fire_at=f([r.under_fire_at for r in routes], dtype=float),
-        cut_at=f([r.cut_at_control for r in routes], dtype=float),
-        restore_below=f([r.restore_below_control for r in routes], dtype=float),
-        adjacency=adjacency,
-        triggers=scenario.policy.triggers,
-    )
+    def count_of(self, items: str) -> int:
+        """How many there are of what a count measure counts (``"routes"``)."""
+        if items == "routes":
+            return self.n_routes
+        raise ValueError(f"nothing called {items!r} is counted")

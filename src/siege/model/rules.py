@@ -13,8 +13,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.model.params import Real
+
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+
+TIME_EPS = 1e-9  # days: times closer than this are the same time
 
 
 def outer(per_replication: FloatArray, per_item: FloatArray) -> FloatArray:
@@ -25,6 +29,7 @@ def outer(per_replication: FloatArray, per_item: FloatArray) -> FloatArray:
     with small ``k`` run several times faster in that layout."""
     return np.asarray((per_item[:, None] * per_replication[None, :]).T, dtype=np.float64)
 
+
 # End reasons, in the order of precedence when several happen in the same step.
 END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated")
 RUNNING = -1
@@ -32,43 +37,7 @@ HELD, WITHDREW, ENCIRCLED, COLLAPSED, CULMINATED = range(5)
 
 
 # ------------------------------------------------------------------------------------------
-# attrition
-
-
-def attrition_rates(
-    law: str,
-    exponent: float,
-    attacker: FloatArray,
-    defender: FloatArray,
-    attacker_fire: FloatArray,
-    defender_fire: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
-    """Expected losses per day (defender, attacker) under a Lanchester law, shapes ``(n,)``.
-
-    ``attacker_fire`` / ``defender_fire`` are kill rate times effectiveness of each side.
-    square: dD/dt = -a A; linear: dD/dt = -a A D; helmbold: dD/dt = -a A (D/A)^(1-W).
-    """
-    if law == "square":
-        return attacker_fire * attacker, defender_fire * defender
-    if law == "linear":
-        both = attacker * defender
-        return attacker_fire * both, defender_fire * both
-    if law == "helmbold":
-        if attacker.size and min(attacker.min(), defender.min()) >= 1e-300:  # both sides present
-            d_rate = attacker_fire * attacker
-            d_rate *= (defender / attacker) ** (1.0 - exponent)
-            a_rate = defender_fire * defender
-            a_rate *= (attacker / defender) ** (1.0 - exponent)
-            return d_rate, a_rate
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(attacker > 0, defender / np.maximum(attacker, 1e-300), 0.0)
-            d_rate = (
-                attacker_fire * attacker * np.where(attacker > 0, ratio ** (1.0 - exponent), 0.0)
-            )
-            inv = np.where(defender > 0, attacker / np.maximum(defender, 1e-300), 0.0)
-            a_rate = defender_fire * defender * np.where(defender > 0, inv ** (1.0 - exponent), 0.0)
-        return d_rate, a_rate
-    raise ValueError(f"unknown attrition law {law!r}")
+# losses (the laws are in siege.model.laws)
 
 
 def clip_losses(drawn: FloatArray, present: FloatArray) -> FloatArray:
@@ -85,10 +54,10 @@ def reinforce(
     strength: FloatArray,
     quality: FloatArray,
     reserves: FloatArray,
-    rate: float,
-    replacement_rate: float,
-    trained_quality: float,
-    replacement_quality: float,
+    rate: Real,
+    replacement_rate: Real,
+    trained_quality: Real,
+    replacement_quality: Real,
     dt: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Add a step's reinforcements: trained troops from the finite reserve pool, and
@@ -100,7 +69,10 @@ def reinforce(
     """
     step = rate * dt
     # a scalar when the pool covers every replication's step (the usual case)
-    trained = step if reserves.size and reserves.min() >= step else np.minimum(step, reserves)
+    if np.ndim(step) == 0 and reserves.size and reserves.min() >= step:
+        trained = step
+    else:
+        trained = np.minimum(step, reserves)
     return add_personnel(
         strength,
         quality,
@@ -115,10 +87,10 @@ def reinforce(
 def add_personnel(
     strength: FloatArray,
     quality: FloatArray,
-    trained: FloatArray | float,
-    trained_quality: float,
-    replacements: FloatArray | float,
-    replacement_quality: float,
+    trained: Real,
+    trained_quality: Real,
+    replacements: Real,
+    replacement_quality: Real,
     reserves: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Merge arriving personnel into a force, keeping its personnel-weighted mean quality."""
@@ -140,9 +112,9 @@ def add_personnel(
 
 
 def fortification_multiplier(
-    multiplier: float,
-    erosion_exponent: float,
-    decay_per_day: float,
+    multiplier: Real,
+    erosion_exponent: Real,
+    decay_per_day: Real,
     town_control: FloatArray,
     day: float,
 ) -> FloatArray:
@@ -168,7 +140,7 @@ def days_of_supply(stockpile: FloatArray, personnel: FloatArray, per_person: flo
 
 
 def supply_effectiveness(
-    days: FloatArray, full_effect_days: float, min_effectiveness: float
+    days: FloatArray, full_effect_days: Real, min_effectiveness: Real
 ) -> FloatArray:
     """Effectiveness multiplier from days of supply: linear from ``min_effectiveness`` at 0 days
     to 1 at ``full_effect_days`` and above, shape ``(n,)``."""
@@ -329,14 +301,14 @@ def open_capacity_fraction(
 
 
 def encirclement_threat(
-    flank_control: FloatArray, open_capacity: FloatArray, flank_weight: float
+    flank_control: FloatArray, open_capacity: FloatArray, flank_weight: Real
 ) -> FloatArray:
     """Encirclement threat in [0, 1], shape ``(n,)``: flank control and lost route capacity."""
     return flank_weight * flank_control + (1.0 - flank_weight) * (1.0 - open_capacity)
 
 
 def pocket_closed(
-    cut: BoolArray, flank_control: FloatArray, has_flanks: bool, closure: float
+    cut: BoolArray, flank_control: FloatArray, has_flanks: bool, closure: Real
 ) -> BoolArray:
     """True where the pocket has closed: every route cut and the flanks taken, ``(n,)``."""
     if not has_flanks:
@@ -349,7 +321,7 @@ def pocket_closed(
 # decisions and withdrawal
 
 
-def compare(values: FloatArray, op: str, threshold: float) -> BoolArray:
+def compare(values: FloatArray, op: str, threshold: Real) -> BoolArray:
     """Evaluate one trigger's comparison, shape ``(n,)``; NaN never triggers."""
     with np.errstate(invalid="ignore"):
         if op == ">=":
@@ -372,7 +344,7 @@ def combine(fired: BoolArray, how: str) -> BoolArray:
 
 
 def withdrawal_loss_rate(
-    open_capacity: FloatArray, rate_open: float, rate_no_routes: float
+    open_capacity: FloatArray, rate_open: Real, rate_no_routes: Real
 ) -> FloatArray:
     """Share of the garrison lost per day while withdrawing, ``(n,)``: interpolated between
     all routes open and none."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
+from siege.analysis.comparison_table import comparison_table
 from siege.errors import CompareError
 from siege.jsonsafe import json_safe
 
@@ -21,7 +22,7 @@ def write_comparison(comparison: Comparison, path: str | Path) -> Path:
     if not p.parent.is_dir():
         raise CompareError(f"path {p}: folder {p.parent} does not exist", parameter="path")
     if p.suffix == ".parquet":
-        pq.write_table(comparison.to_table(), p)
+        pq.write_table(comparison_table(comparison), p)
     elif p.suffix == ".json":
         p.write_text(json.dumps(json_safe(comparison.to_dict()), indent=2) + "\n",
                      encoding="utf-8")

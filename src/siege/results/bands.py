@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.model.measures import BandColumn, band_columns
+from siege.model.params import ModelParams
+
 PERCENTILES = (5, 25, 50, 75, 95)
 
 
@@ -108,6 +111,36 @@ class MeasureSpec:
             clean = np.where(clean < self.low, 0.0, clean)  # also -0.0
         self.bin_into(clean, out, offset, nan_bin)
         out[nan] = nan_bin
+
+
+#: bins of a non-negative amount, by unit: powers of two from low to high
+LOG_RANGES: dict[str, tuple[float, float]] = {
+    "personnel": (1.0, 2.0**27),  # to 1.3e8
+    "days": (2.0**-7, 2.0**14),  # 0.008 to 16384
+}
+RATIO_RANGE = (2.0**-10, 2.0**10)  # ratios: 0.001 to 1024
+FRACTION_BINS = 1000  # fractions: bins 0.001 wide
+
+
+def band_spec(column: BandColumn) -> MeasureSpec:
+    """The bins of a recorded measure, from the kind of value it is and its unit: one bin per
+    count, linear bins for fractions, 64 per octave for ratios and amounts."""
+    name, measure, counted = column
+    kind, unit = measure.kind, measure.unit
+    if kind == "count":
+        return MeasureSpec(name, unit, "count", 0, counted, counted + 1)
+    if kind == "fraction":
+        return MeasureSpec(name, unit, "linear", 0.0, 1.0, FRACTION_BINS)
+    if kind == "ratio":
+        return MeasureSpec.log(name, unit, *RATIO_RANGE)
+    if kind == "amount" and unit in LOG_RANGES:
+        return MeasureSpec.log(name, unit, *LOG_RANGES[unit])
+    raise ValueError(f"no bins for measure {name}: a {kind} in {unit}")
+
+
+def band_specs(params: ModelParams) -> list[MeasureSpec]:
+    """The bins of every measure recorded as bands, in file order."""
+    return [band_spec(c) for c in band_columns(params)]
 
 
 class BandAccumulator:

@@ -1,6 +1,7 @@
 """The outcome table and its Parquet files, with provenance in the file metadata.
 
-``results.parquet``: one row per replication (columns in :data:`OUTCOME_COLUMNS` plus one
+``results.parquet``: one row per replication, the columns of
+:data:`siege.model.outcomes.OUTCOMES` (:data:`OUTCOME_COLUMNS` plus one
 ``route_open_days_<route>`` per route and ``trigger_first_day_<trigger>`` per trigger).
 ``results.bands.parquet`` beside it: per-day percentile bands (``kind = "band"``) and the
 sample trajectories (``kind = "sample"``) in long form.
@@ -25,25 +26,21 @@ from numpy.typing import NDArray
 from siege._version import __version__
 from siege.errors import ResultsError
 from siege.files import atomic_write_table, commit
+from siege.model.outcomes import OUTCOMES, outcome_columns
 from siege.model.rules import END_REASONS
 from siege.results.bands import PERCENTILES, BandAccumulator, MeasureSpec
 from siege.results.block import BlockResult
-from siege.scenario import Scenario, scenario_from_json
+from siege.scenario import Scenario, build_params, scenario_from_json
 
-OUTCOME_COLUMNS = (
-    "replication",
-    "end_reason",
-    "end_day",
-    "days_held",
-    "withdrawal_start_day",
-    "defender_losses",
-    "attacker_losses",
-    "exchange_ratio",
-    "days_beyond_counteroffensive",
-    "supply_shortfall_days",
-    "defender_final_strength",
-    "attacker_final_strength",
-)
+#: the outcome columns every results file has (besides one per route and per trigger)
+OUTCOME_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTCOMES.values() if o.per is None)
+_ARROW_TYPES = {"int64": pa.int64(), "string": pa.string(), "float64": pa.float64()}
+
+
+def outcome_schema(scenario: Scenario) -> pa.Schema:
+    """The outcome table's columns and types for a scenario, in file order."""
+    columns = outcome_columns(build_params(scenario))
+    return pa.schema([(name, _ARROW_TYPES[o.dtype]) for name, o in columns])
 
 
 def bands_path(path: str | Path) -> Path:
@@ -200,7 +197,7 @@ class ResultsWriter:
             self._writer.close()
             commit(self.tmp, self.path)
         else:
-            empty = pa.table({c: pa.array([], type=pa.float64()) for c in OUTCOME_COLUMNS})
+            empty = outcome_schema(self.scenario).empty_table()
             atomic_write_table(self.path, empty.replace_schema_metadata(meta))
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"

@@ -10,19 +10,12 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.model.outcomes import SUMMARY_UNITS
 from siege.model.rules import END_REASONS
 
-# The outcome measures summarized, with their units: the one list that the comparison, the
-# figures and the sensitivity analysis take theirs from.
-SUMMARY_MEASURES: dict[str, str] = {
-    "end_day": "days",
-    "days_held": "days",
-    "defender_losses": "personnel",
-    "attacker_losses": "personnel",
-    "exchange_ratio": "attacker/defender",
-    "days_beyond_counteroffensive": "days",
-    "supply_shortfall_days": "days",
-}
+# The outcome measures summarized, with their units (from the model's outcome table): the list
+# that the comparison, the figures and the sensitivity analysis take theirs from.
+SUMMARY_MEASURES: dict[str, str] = dict(SUMMARY_UNITS)
 # compared and drawn: the summary's, less days_held (end_day and the withdrawal say the same)
 COMPARE_MEASURES: dict[str, str] = {
     name: unit for name, unit in SUMMARY_MEASURES.items() if name != "days_held"

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 
-from siege.model import dynamics
-from siege.model.params import build_params
-from siege.results.bands import BandAccumulator
+from siege.results.bands import BandAccumulator, band_specs
 from siege.results.parquet import Bands
 from siege.rng import STREAM_BLOCK
-from siege.scenario import Scenario
+from siege.scenario import Scenario, build_params
 
 DEFAULT_BLOCK_SIZE = 65536  # replications per batch-engine run of `simulate`
 # replications few enough to keep a sweep's memory flat with many points in flight, and many
@@ -78,5 +76,5 @@ def default_workers(replications: int | None = None) -> int:
 def empty_bands(scenario: Scenario) -> Bands:
     """Empty daily bands of a run of ``scenario`` (its measures on days 0..whole days), which
     the bands of its finished blocks are merged into."""
-    specs = dynamics.observation_specs(build_params(scenario))
+    specs = band_specs(build_params(scenario))
     return Bands(specs, BandAccumulator(specs, scenario.simulation.whole_days))

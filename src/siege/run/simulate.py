@@ -19,8 +19,7 @@ from numpy.typing import NDArray
 
 from siege.engines import ENGINES
 from siege.errors import RunError, ScenarioError
-from siege.model import dynamics
-from siege.model.params import build_params
+from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
 from siege.results.parquet import Bands, ResultsWriter
 from siege.results.sets import ResultSet
@@ -29,7 +28,7 @@ from siege.rng import STREAM_BLOCK
 from siege.run.blocks import default_block_size, empty_bands, plan_blocks
 from siege.run.dask import DaskExecutor
 from siege.run.executors import BlockFailure, BlockTask, Executor, local_executor
-from siege.scenario import Scenario
+from siege.scenario import Scenario, build_params
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -141,7 +140,7 @@ def _run(
     bands = empty_bands(scenario)
     writer = ResultsWriter(out, scenario, engine) if out is not None else None
     # outcome columns are filled in place as blocks arrive (memory: the final arrays only)
-    columns = {c: np.full(total, np.nan) for c in dynamics.outcome_columns(build_params(scenario))}
+    columns = {c: np.full(total, np.nan) for c in computed_columns(build_params(scenario))}
     reason = np.full(total, -1, dtype=np.int8)
     done = 0
     partial = True

@@ -1,6 +1,9 @@
-"""The scenario layer: the schema (typed, validated, with units), loading (``extends``,
-overrides, file and line in every error) and rendering (TOML, the reference docs)."""
+"""The scenario layer: the schema (typed, validated, with units; its allowed laws and trigger
+measures from the model's registries), loading (``extends``, overrides, file and line in every
+error), rendering (TOML, the reference docs) and compiling a scenario into the model's
+parameters."""
 
+from siege.scenario.compile import build_params
 from siege.scenario.load import (
     apply_overrides,
     load_scenario,
@@ -9,12 +12,12 @@ from siege.scenario.load import (
     scenario_from_json,
 )
 from siege.scenario.render import reference_markdown, to_toml
-from siege.scenario.schema import MEASURE_UNITS, Scenario
+from siege.scenario.schema import Scenario
 
 __all__ = [
-    "MEASURE_UNITS",
     "Scenario",
     "apply_overrides",
+    "build_params",
     "load_scenario",
     "parse_assignment",
     "reference_markdown",

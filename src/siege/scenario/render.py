@@ -11,25 +11,11 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
-from siege.scenario.schema import (
-    MEASURE_UNITS,
-    Advance,
-    Attacker,
-    Attrition,
-    Defender,
-    Encirclement,
-    Event,
-    Fortification,
-    Policy,
-    Route,
-    Scenario,
-    Sector,
-    Simulation,
-    Supply,
-    Trigger,
-    Wave,
-    Withdrawal,
-)
+from siege.model.measures import KINDS, MEASURES, TRIGGER_MEASURES
+from siege.scenario.decisions import Policy, Trigger, Withdrawal
+from siege.scenario.forces import Attacker, Attrition, Defender, Fortification, Wave
+from siege.scenario.ground import Advance, Encirclement, Route, Sector, Supply
+from siege.scenario.schema import Event, Scenario, Simulation
 
 
 def to_toml(scenario: Scenario) -> str:
@@ -141,11 +127,18 @@ def reference_markdown() -> str:
         "relative to this one, whose tables this file's tables are merged into; arrays of "
         "tables such as `[[routes]]` replace the base's).",
         "",
-        "Trigger measures and their units: "
-        + "; ".join(f"`{k}` ({v})" for k, v in MEASURE_UNITS.items())
-        + ".",
+        "Trigger measures (`[[policy.triggers]]` `measure`; thresholds in the unit, within the "
+        "values):",
         "",
+        "| measure | meaning | unit | values |",
+        "| --- | --- | --- | --- |",
     ]
+    for name in TRIGGER_MEASURES:
+        m = MEASURES[name]
+        values = KINDS[m.kind][0].replace("things counted", m.counts or "things counted")
+        needs = f"; needs `{m.needs}`" if m.needs else ""
+        lines.append(f"| `{name}` | {m.description}{needs} | {m.unit} | {values} |")
+    lines.append("")
     for title, model, _ in _TABLES:
         lines.append(f"## `{title}`")
         lines.append("")

@@ -2,6 +2,9 @@
 
 A scenario is immutable. Every number carries its unit in its field description; ``siege
 validate FILE`` prints the resolved scenario with defaults filled in. Unknown keys are errors.
+The tables live by idea in :mod:`~siege.scenario.forces`, :mod:`~siege.scenario.ground` and
+:mod:`~siege.scenario.decisions`; this module has the run's ``[simulation]``, the dated
+``[[events]]`` and the whole :class:`Scenario` with its checks across tables.
 """
 
 from __future__ import annotations
@@ -10,35 +13,45 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from siege.jsonsafe import json_safe
+from siege.model.measures import MEASURES
+from siege.scenario.decisions import Policy, Trigger, Withdrawal
+from siege.scenario.fields import NAME_PATTERN, Strict
+from siege.scenario.forces import Attacker, Attrition, Defender, Fortification, Wave
+from siege.scenario.ground import Advance, Encirclement, Route, Sector, Supply
 from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
 from siege.scenario.validate import validate
 
-NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-Name = Annotated[
-    str,
-    Field(
-        pattern=NAME_PATTERN,
-        description="Identifier: lower-case letters, digits and '_', starting with a letter.",
-    ),
+__all__ = [
+    "NAME_PATTERN",
+    "Advance",
+    "Attacker",
+    "Attrition",
+    "Defender",
+    "Encirclement",
+    "Event",
+    "Fortification",
+    "Policy",
+    "Route",
+    "Scenario",
+    "Sector",
+    "Simulation",
+    "Supply",
+    "Trigger",
+    "Wave",
+    "Withdrawal",
 ]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 # --------------------------------------------------------------------------------------------
 # simulation
 
 
-class Simulation(_Strict):
+class Simulation(Strict):
     """How long, how finely and how many times the siege is simulated."""
 
     horizon_days: float = Field(
@@ -89,396 +102,7 @@ class Simulation(_Strict):
         return math.floor(self.horizon_days + 1e-9)
 
 
-# --------------------------------------------------------------------------------------------
-# forces
-
-
-class Wave(_Strict):
-    """A dated reinforcement: personnel that arrive at once."""
-
-    day: float = Field(ge=0, description="Arrival day (days from day 0).")
-    personnel: float = Field(ge=0, description="Personnel arriving (persons).")
-    quality: float | None = Field(
-        None,
-        gt=0,
-        le=10,
-        description="Quality of the wave (multiplier); default: the side's `quality`.",
-    )
-
-
-class _Force(_Strict):
-    strength: float = Field(gt=0, le=1e8, description="Personnel present on day 0 (persons).")
-    quality: float = Field(
-        1.0,
-        gt=0,
-        le=10,
-        description="Combat effectiveness multiplier of the day-0 force and trained troops.",
-    )
-    reinforcement_rate: float = Field(
-        0.0,
-        ge=0,
-        description="Trained personnel sent per day while trained reserves last (persons/day).",
-    )
-    trained_reserves: float = Field(
-        math.inf,
-        ge=0,
-        description="Pool the reinforcement rate draws on (persons); inf: unlimited.",
-    )
-    replacement_rate: float = Field(
-        0.0,
-        ge=0,
-        description=(
-            "Untrained replacements per day, not drawn from the trained pool (persons/day)."
-        ),
-    )
-    replacement_quality: float = Field(
-        0.5,
-        gt=0,
-        le=10,
-        description="Quality of untrained replacements (multiplier, same scale as `quality`).",
-    )
-    waves: tuple[Wave, ...] = Field(
-        (), description="Dated reinforcement waves ([[defender.waves]] / [[attacker.waves]])."
-    )
-
-
-class Defender(_Force):
-    """The garrison of the town."""
-
-    collapse_fraction: Fraction = Field(
-        0.25,
-        description=(
-            "The defence collapses when personnel present fall below this fraction of day-0 "
-            "strength (fraction)."
-        ),
-    )
-
-
-class Attacker(_Force):
-    """The besieging force."""
-
-    culmination_fraction: Fraction = Field(
-        0.3,
-        description=(
-            "The attacker culminates (can no longer attack) when its combat power, personnel "
-            "times mean quality, falls below this fraction of its day-0 combat power (fraction)."
-        ),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# attrition and fortification
-
-
-class Attrition(_Strict):
-    """Stochastic Lanchester attrition.
-
-    With A attackers and D defenders, expected defender losses per day are
-    ``attacker_kill_rate * E_A * f(A, D)`` and attacker losses
-    ``defender_kill_rate * E_D * f(D, A)``, E being each side's effectiveness:
-
-    * ``square`` (aimed fire): f = A (kill rates in casualties per firer-day),
-    * ``linear`` (area fire): f = A*D (kill rates in casualties per firer-target-day),
-    * ``helmbold``: f = A*(D/A)**(1 - exponent) (Helmbold's form; exponent 1 is square).
-
-    Losses are Poisson counts, or negative binomial with ``overdispersion`` > 0
-    (variance = mean + overdispersion * mean**2), never more than the force present.
-    """
-
-    law: Literal["square", "linear", "helmbold"] = Field(
-        "square", description="Attrition law: square | linear | helmbold."
-    )
-    helmbold_exponent: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="Helmbold exponent W in [0, 1] (dimensionless); used when law = 'helmbold'.",
-    )
-    attacker_kill_rate: float = Field(
-        ge=0,
-        description=(
-            "Defender casualties caused per unit of attacker fire per day (unit depends on the "
-            "law: per attacker-day for square and helmbold, per attacker-defender-day for linear)."
-        ),
-    )
-    defender_kill_rate: float = Field(
-        ge=0,
-        description="Attacker casualties caused per unit of defender fire per day (as above).",
-    )
-    overdispersion: float = Field(
-        0.0,
-        ge=0,
-        le=100,
-        description="Negative-binomial overdispersion 1/k (dimensionless); 0: Poisson losses.",
-    )
-
-
-class Fortification(_Strict):
-    """Fortified town: a multiplier on defender effectiveness that erodes as ground is lost.
-
-    In fortified sectors the multiplier is
-    ``1 + (multiplier - 1) * (1 - town_control)**erosion_exponent * exp(-decay_per_day * t)``,
-    with town_control the attacker's mean control of the fortified sectors.
-    """
-
-    multiplier: float = Field(
-        1.0, ge=1, le=100, description="Effectiveness multiplier of intact defences (>= 1)."
-    )
-    erosion_exponent: float = Field(
-        1.0,
-        ge=0,
-        le=20,
-        description="How fast the advantage falls as the town is taken (dimensionless).",
-    )
-    decay_per_day: float = Field(
-        0.0, ge=0, le=10, description="Erosion by bombardment alone (1/day)."
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# ground
-
-
-class Sector(_Strict):
-    """A sector of the front; control is the attacker's fraction of it (0..1)."""
-
-    name: Name
-    control: Fraction = Field(0.0, description="Attacker control on day 0 (fraction).")
-    attacker_effort: float = Field(
-        1.0, ge=0, description="Relative share of the attacker's force committed here (weight)."
-    )
-    defender_effort: float = Field(
-        1.0, ge=0, description="Relative share of the defender's force committed here (weight)."
-    )
-    advance_rate: float = Field(
-        0.01,
-        ge=0,
-        le=10,
-        description="Fastest change of control at an overwhelming local force ratio (1/day).",
-    )
-    terrain: float = Field(
-        1.0, gt=0, le=10, description="Multiplier on the advance rate (urban < 1 < open)."
-    )
-    fortified: bool = Field(
-        False, description="Part of the fortified town (the fortification multiplier applies)."
-    )
-    flank: bool = Field(False, description="A flank: its control drives the encirclement threat.")
-
-
-class Advance(_Strict):
-    """How control moves with the local force ratio R (attacker over defender effective strength).
-
-    Per step: ``dc = advance_rate * terrain * multiplier * tanh(sensitivity * ln(R / parity))
-    * dt * G``, with G a gamma variate of mean 1 and coefficient of variation ``noise_cv``;
-    gains scale with the ground still to take (1 - c), losses with the ground held (c).
-    """
-
-    sensitivity: float = Field(
-        1.0, gt=0, le=100, description="Steepness of the response to the force ratio."
-    )
-    parity: float = Field(
-        1.0,
-        gt=0,
-        le=100,
-        description="Local effective force ratio at which the line does not move (ratio).",
-    )
-    noise_cv: float = Field(
-        0.5, ge=0, le=10, description="Day-to-day variability of the advance (coef. of variation)."
-    )
-    multiplier: float = Field(
-        1.0,
-        ge=0,
-        le=100,
-        description="Global multiplier on advance rates, e.g. weather (dimensionless).",
-    )
-    campaign_cv: float = Field(
-        0.0,
-        ge=0,
-        le=5,
-        description=(
-            "Spread of the attacker's tempo between replications: each replication's advance "
-            "rates are multiplied by one gamma variate of mean 1 and this coefficient of "
-            "variation, drawn at day 0 (uncertainty about how hard the attacker can push)."
-        ),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# supply
-
-
-class Supply(_Strict):
-    """The defender's stockpile, its consumption and the effect of running short."""
-
-    stockpile_tonnes: float = Field(
-        0.0, ge=0, description="Stockpile in the town on day 0 (tonnes)."
-    )
-    storage_tonnes: float = Field(
-        math.inf,
-        gt=0,
-        description=(
-            "Most the town can hold (tonnes); convoys bring no more than fills it. inf: no limit."
-        ),
-    )
-    consumption_tonnes_per_person_day: float = Field(
-        0.0, ge=0, le=10, description="Consumption per person present per day (tonnes)."
-    )
-    full_effect_days: float = Field(
-        3.0,
-        gt=0,
-        description="Days of supply at and above which supply does not limit effectiveness (days).",
-    )
-    min_effectiveness: Fraction = Field(
-        0.3, description="Effectiveness multiplier with an empty stockpile (fraction)."
-    )
-
-
-class Route(_Strict):
-    """A named supply route into the town.
-
-    Each convoy is lost with probability
-    ``interdiction_base + (interdiction_at_full_control - interdiction_base) * c``, c the
-    highest attacker control among the adjacent sectors. The route is cut (nothing gets through)
-    once c reaches ``cut_at_control`` and reopens when c falls below ``restore_below_control``.
-    """
-
-    name: Name
-    sectors: tuple[Name, ...] = Field(
-        (), description="Adjacent sectors, by name, whose control threatens the route."
-    )
-    capacity_tonnes_per_day: float = Field(
-        gt=0, description="Deliveries per day with every convoy getting through (tonnes/day)."
-    )
-    convoys_per_day: float = Field(
-        4.0, gt=0, le=1000, description="Convoys sent per day, evenly spaced (count/day)."
-    )
-    interdiction_base: Probability = Field(
-        0.0, description="Probability a convoy is lost with no adjacent attacker control."
-    )
-    interdiction_at_full_control: Probability = Field(
-        0.5, description="Probability a convoy is lost when adjacent control is 1."
-    )
-    under_fire_at: Probability = Field(
-        0.2,
-        description="Interdiction probability at which the route counts as under fire.",
-    )
-    cut_at_control: float = Field(
-        0.8, gt=0, le=1, description="Adjacent control at which the route is cut (fraction)."
-    )
-    restore_below_control: Fraction = Field(
-        0.6, description="A cut route reopens when adjacent control falls below this (fraction)."
-    )
-
-    @model_validator(mode="after")
-    def _hysteresis(self) -> Route:
-        if self.restore_below_control > self.cut_at_control:
-            raise ValueError(
-                f"restore_below_control ({self.restore_below_control:g}) must not exceed "
-                f"cut_at_control ({self.cut_at_control:g})"
-            )
-        return self
-
-
-class Encirclement(_Strict):
-    """The encirclement-threat measure and the closing of the pocket.
-
-    ``threat = flank_weight * mean flank control + (1 - flank_weight) * (1 - open capacity)``,
-    open capacity being the share of route capacity neither cut nor interdicted. The pocket
-    closes when every route is cut and mean flank control reaches ``closure_flank_control``.
-    """
-
-    flank_weight: Fraction = Field(0.5, description="Weight of flank control in the threat.")
-    closure_flank_control: float = Field(
-        0.9, gt=0, le=1, description="Mean flank control at which the pocket can close."
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# decisions
-
-
-Measure = Literal[
-    "encirclement_threat",
-    "routes_open",
-    "routes_under_fire",
-    "days_of_supply",
-    "strength_fraction",
-    "rolling_exchange_ratio",
-    "day",
-    "days_past_counteroffensive",
-]
-
-MEASURE_UNITS: dict[str, str] = {
-    "encirclement_threat": "0..1",
-    "routes_open": "routes not cut (count)",
-    "routes_under_fire": "routes cut or interdicted above `under_fire_at` (count)",
-    "days_of_supply": "stockpile over daily consumption (days)",
-    "strength_fraction": "defender personnel over day-0 strength (fraction)",
-    "rolling_exchange_ratio": "attacker over defender losses in the rolling window (ratio)",
-    "day": "days from day 0",
-    "days_past_counteroffensive": "days since the counter-offensive readiness day",
-}
-
-
-class Trigger(_Strict):
-    """A named condition on one measure, evaluated at each decision review."""
-
-    name: Name
-    measure: Measure = Field(description="What is measured; see MEASURE_UNITS for units.")
-    op: Literal[">=", "<=", ">", "<"] = Field(description="Comparison with the threshold.")
-    threshold: float = Field(description="Threshold, in the measure's unit.")
-
-
-class Policy(_Strict):
-    """The withdrawal policy: triggers reviewed on a schedule, combined, then a latency."""
-
-    kind: Literal["hold", "threshold"] = Field(
-        "hold",
-        description="hold: never withdraw (triggers only recorded); threshold: withdraw on them.",
-    )
-    combine: Literal["any", "all"] = Field(
-        "any", description="Withdraw when any / all of the triggers hold at a review."
-    )
-    review_interval_days: float = Field(
-        1.0, gt=0, description="Time between decision reviews (days)."
-    )
-    first_review_day: float = Field(0.0, ge=0, description="Day of the first review (days).")
-    decision_latency_days: float = Field(
-        0.0, ge=0, description="Time from the decision at a review to the order (days)."
-    )
-    rolling_window_days: float = Field(
-        14.0, gt=0, le=365, description="Window of the rolling exchange ratio (days)."
-    )
-    triggers: tuple[Trigger, ...] = Field((), description="[[policy.triggers]] tables.")
-
-    @model_validator(mode="after")
-    def _triggers(self) -> Policy:
-        names = [t.name for t in self.triggers]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"trigger names must be unique; repeated: {', '.join(sorted(dup))}")
-        if self.kind == "threshold" and not self.triggers:
-            raise ValueError("policy kind 'threshold' needs at least one [[policy.triggers]]")
-        return self
-
-
-class Withdrawal(_Strict):
-    """Withdrawal as an operation: it takes days, costs losses, and can be caught by the pocket."""
-
-    duration_days: float = Field(3.0, gt=0, le=365, description="Duration (days).")
-    loss_rate_per_day: Fraction = Field(
-        0.01,
-        description="Share of the garrison lost per day of withdrawal, all routes open (1/day).",
-    )
-    loss_rate_no_routes_per_day: Fraction = Field(
-        0.1,
-        description=(
-            "Share lost per day with no open route capacity (1/day); interpolated in between."
-        ),
-    )
-
-
-class Event(_Strict):
+class Event(Strict):
     """A dated change of parameters, e.g. ``set = { "attacker.replacement_rate" = 0 }``."""
 
     day: float = Field(ge=0, description="Day the change takes effect (days from day 0).")
@@ -492,7 +116,7 @@ class Event(_Strict):
 # the scenario
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """A complete, validated siege scenario."""
 
     name: str = Field("scenario", description="Short title of the scenario.")
@@ -539,29 +163,8 @@ class Scenario(_Strict):
             raise KeyedError(("sectors",), "at least one sector needs attacker_effort > 0")
         if self.sectors and sum(s.defender_effort for s in self.sectors) <= 0:
             raise KeyedError(("sectors",), "at least one sector needs defender_effort > 0")
-        n_routes = len(self.routes)
         for i, trig in enumerate(self.policy.triggers):
-            where = ("policy", "triggers", i, "threshold")
-            if trig.measure == "encirclement_threat" and not 0 <= trig.threshold <= 1:
-                raise KeyedError(where, "encirclement_threat thresholds lie in [0, 1]")
-            if trig.measure in ("routes_open", "routes_under_fire") and not (
-                0 <= trig.threshold <= n_routes
-            ):
-                raise KeyedError(
-                    where, f"{trig.measure} thresholds lie in [0, {n_routes}] (routes defined)"
-                )
-            if trig.measure in ("days_of_supply", "strength_fraction", "day") and (
-                trig.threshold < 0
-            ):
-                raise KeyedError(where, f"{trig.measure} thresholds are >= 0")
-            if (
-                trig.measure == "days_past_counteroffensive"
-                and self.simulation.counteroffensive_day is None
-            ):
-                raise KeyedError(
-                    ("policy", "triggers", i, "measure"),
-                    "measure 'days_past_counteroffensive' needs simulation.counteroffensive_day",
-                )
+            self._check_trigger(i, trig)
         for i, event in enumerate(self.events):
             for path in event.set:
                 reason = unchangeable(path)
@@ -569,6 +172,33 @@ class Scenario(_Strict):
                     raise KeyedError(("events", i, "set", path), reason)
                 resolve_path(self.model_dump(mode="python"), path)  # raises if absent
         return self
+
+    def _check_trigger(self, i: int, trig: Trigger) -> None:
+        """A trigger's threshold lies in its measure's range of values, and what the measure
+        needs is set."""
+        measure = MEASURES[trig.measure]
+        where = ("policy", "triggers", i, "threshold")
+        counted = {"routes": len(self.routes)}
+        low, high = measure.value_range(counted[measure.counts] if measure.counts else 0)
+        name = trig.measure
+        if math.isnan(trig.threshold):
+            raise KeyedError(where, f"{name} thresholds are numbers, not nan")
+        if not low <= trig.threshold <= high:
+            if measure.counts:
+                message = f"{name} thresholds lie in [{low:g}, {high:g}] ({measure.counts} defined)"
+            elif math.isinf(high):
+                message = f"{name} thresholds are >= {low:g}"
+            else:
+                message = f"{name} thresholds lie in [{low:g}, {high:g}]"
+            raise KeyedError(where, message)
+        if measure.needs:
+            value: Any = self
+            for part in measure.needs.split("."):
+                value = getattr(value, part)
+            if value is None:
+                raise KeyedError(
+                    ("policy", "triggers", i, "measure"), f"measure '{name}' needs {measure.needs}"
+                )
 
     # ---- conveniences -------------------------------------------------------------------
     @property

@@ -1,0 +1,164 @@
+"""Schema tables of the ground and supply: ``[[sectors]]``, ``[advance]``, ``[supply]``,
+``[[routes]]`` and ``[encirclement]``."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field, model_validator
+
+from siege.scenario.fields import Fraction, Name, Probability, Strict
+
+
+class Sector(Strict):
+    """A sector of the front; control is the attacker's fraction of it (0..1)."""
+
+    name: Name
+    control: Fraction = Field(0.0, description="Attacker control on day 0 (fraction).")
+    attacker_effort: float = Field(
+        1.0, ge=0, description="Relative share of the attacker's force committed here (weight)."
+    )
+    defender_effort: float = Field(
+        1.0, ge=0, description="Relative share of the defender's force committed here (weight)."
+    )
+    advance_rate: float = Field(
+        0.01,
+        ge=0,
+        le=10,
+        description="Fastest change of control at an overwhelming local force ratio (1/day).",
+    )
+    terrain: float = Field(
+        1.0, gt=0, le=10, description="Multiplier on the advance rate (urban < 1 < open)."
+    )
+    fortified: bool = Field(
+        False, description="Part of the fortified town (the fortification multiplier applies)."
+    )
+    flank: bool = Field(False, description="A flank: its control drives the encirclement threat.")
+
+
+class Advance(Strict):
+    """How control moves with the local force ratio R (attacker over defender effective strength).
+
+    Per step: ``dc = advance_rate * terrain * multiplier * tanh(sensitivity * ln(R / parity))
+    * dt * G``, with G a gamma variate of mean 1 and coefficient of variation ``noise_cv``;
+    gains scale with the ground still to take (1 - c), losses with the ground held (c).
+    """
+
+    sensitivity: float = Field(
+        1.0, gt=0, le=100, description="Steepness of the response to the force ratio."
+    )
+    parity: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="Local effective force ratio at which the line does not move (ratio).",
+    )
+    noise_cv: float = Field(
+        0.5, ge=0, le=10, description="Day-to-day variability of the advance (coef. of variation)."
+    )
+    multiplier: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Global multiplier on advance rates, e.g. weather (dimensionless).",
+    )
+    campaign_cv: float = Field(
+        0.0,
+        ge=0,
+        le=5,
+        description=(
+            "Spread of the attacker's tempo between replications: each replication's advance "
+            "rates are multiplied by one gamma variate of mean 1 and this coefficient of "
+            "variation, drawn at day 0 (uncertainty about how hard the attacker can push)."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# supply
+
+
+class Supply(Strict):
+    """The defender's stockpile, its consumption and the effect of running short."""
+
+    stockpile_tonnes: float = Field(
+        0.0, ge=0, description="Stockpile in the town on day 0 (tonnes)."
+    )
+    storage_tonnes: float = Field(
+        math.inf,
+        gt=0,
+        description=(
+            "Most the town can hold (tonnes); convoys bring no more than fills it. inf: no limit."
+        ),
+    )
+    consumption_tonnes_per_person_day: float = Field(
+        0.0, ge=0, le=10, description="Consumption per person present per day (tonnes)."
+    )
+    full_effect_days: float = Field(
+        3.0,
+        gt=0,
+        description="Days of supply at and above which supply does not limit effectiveness (days).",
+    )
+    min_effectiveness: Fraction = Field(
+        0.3, description="Effectiveness multiplier with an empty stockpile (fraction)."
+    )
+
+
+class Route(Strict):
+    """A named supply route into the town.
+
+    Each convoy is lost with probability
+    ``interdiction_base + (interdiction_at_full_control - interdiction_base) * c``, c the
+    highest attacker control among the adjacent sectors. The route is cut (nothing gets through)
+    once c reaches ``cut_at_control`` and reopens when c falls below ``restore_below_control``.
+    """
+
+    name: Name
+    sectors: tuple[Name, ...] = Field(
+        (), description="Adjacent sectors, by name, whose control threatens the route."
+    )
+    capacity_tonnes_per_day: float = Field(
+        gt=0, description="Deliveries per day with every convoy getting through (tonnes/day)."
+    )
+    convoys_per_day: float = Field(
+        4.0, gt=0, le=1000, description="Convoys sent per day, evenly spaced (count/day)."
+    )
+    interdiction_base: Probability = Field(
+        0.0, description="Probability a convoy is lost with no adjacent attacker control."
+    )
+    interdiction_at_full_control: Probability = Field(
+        0.5, description="Probability a convoy is lost when adjacent control is 1."
+    )
+    under_fire_at: Probability = Field(
+        0.2,
+        description="Interdiction probability at which the route counts as under fire.",
+    )
+    cut_at_control: float = Field(
+        0.8, gt=0, le=1, description="Adjacent control at which the route is cut (fraction)."
+    )
+    restore_below_control: Fraction = Field(
+        0.6, description="A cut route reopens when adjacent control falls below this (fraction)."
+    )
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Route:
+        if self.restore_below_control > self.cut_at_control:
+            raise ValueError(
+                f"restore_below_control ({self.restore_below_control:g}) must not exceed "
+                f"cut_at_control ({self.cut_at_control:g})"
+            )
+        return self
+
+
+class Encirclement(Strict):
+    """The encirclement-threat measure and the closing of the pocket.
+
+    ``threat = flank_weight * mean flank control + (1 - flank_weight) * (1 - open capacity)``,
+    open capacity being the share of route capacity neither cut nor interdicted. The pocket
+    closes when every route is cut and mean flank control reaches ``closure_flank_control``.
+    """
+
+    flank_weight: Fraction = Field(0.5, description="Weight of flank control in the threat.")
+    closure_flank_control: float = Field(
+        0.9, gt=0, le=1, description="Mean flank control at which the pocket can close."
+    )
