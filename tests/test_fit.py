@@ -15,7 +15,8 @@ import pytest
 from siege.analysis.fit import fit_law, fit_record
 from siege.analysis.fit_laws import expected_losses, make_law, run_forward
 from siege.analysis.fit_record import AttritionRecord, phases, record_from_arrays
-from siege.model.rules import attrition_rates
+from siege.model.laws import LAWS
+from siege.model.params import AttritionParams
 
 from conftest import SCENARIOS, run_cli, to_toml
 
@@ -25,6 +26,13 @@ POWERS = {"square": (1.0, 0.0), "linear": (1.0, 1.0), "logarithmic": (0.0, 1.0),
 # laws that contain another as a special case (AIC may prefer them by < a few units)
 NESTING = {"square": {"helmbold", "general"}, "linear": {"general"},
            "logarithmic": {"helmbold", "general"}, "helmbold": {"general"}, "general": set()}
+
+
+def model_rates(law: str, w: float, attacker: np.ndarray, defender: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The model's own expected losses (siege.model.laws) with kill rates 0.01 and 0.02."""
+    params = AttritionParams(law, w, 0.01, 0.02, 0.0)
+    return LAWS[law].rates(attacker, defender, np.full(3, 0.01), np.full(3, 0.02), params)
 
 
 def synthetic(
@@ -70,14 +78,13 @@ def test_laws_match_the_rules_the_engines_run() -> None:
     for law, w in (("square", 0.5), ("linear", 0.5), ("helmbold", 0.3)):
         p, q = POWERS[law] if law != "helmbold" else (w, 1.0 - w)
         ours = expected_losses(0.01, 0.02, p, q, attacker, defender)
-        theirs = attrition_rates(law, w, attacker, defender, np.full(3, 0.01), np.full(3, 0.02))
+        theirs = model_rates(law, w, attacker, defender)
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
     # logarithmic: losses proportional to own strength, Helmbold's form with W = 0
     ours = expected_losses(0.01, 0.02, 0.0, 1.0, attacker, defender)
     np.testing.assert_allclose(ours, (0.01 * defender, 0.02 * attacker))
     np.testing.assert_allclose(
-        ours, attrition_rates("helmbold", 0.0, attacker, defender, np.full(3, 0.01),
-                              np.full(3, 0.02)), rtol=1e-12)
+        ours, model_rates("helmbold", 0.0, attacker, defender), rtol=1e-12)
 
 
 def test_square_law_estimates_have_their_closed_forms() -> None:
