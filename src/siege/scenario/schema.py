@@ -10,10 +10,18 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from siege.errors import ScenarioError
 from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
 from siege.scenario.validate import validate
 
@@ -25,12 +33,28 @@ Name = Annotated[
         description="Identifier: lower-case letters, digits and '_', starting with a letter.",
     ),
 ]
+MAX_HORIZON_DAYS = 3650  # ten years: the daily bands take about 80 kB a day per accumulator
+MAX_TRAJECTORY_DAYS = 100_000  # sample trajectories times days kept: a few hundred MB at most
+MIN_REVIEW_INTERVAL_DAYS = 0.01  # about a quarter of an hour; reviews are simulation steps
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    """Every scenario table: unknown keys are errors, values immutable, and types strict (a
+    boolean is never a number, a string never a number or a boolean, a float never an
+    integer; an integer is a float where a float is expected)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _arrays_as_tuples(cls, value: Any, info: ValidationInfo) -> Any:
+        """TOML arrays arrive as lists; strict mode takes only tuples for tuple fields."""
+        field = cls.model_fields[info.field_name or ""]
+        if isinstance(value, list) and get_origin(field.annotation) is tuple:
+            return tuple(value)
+        return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -41,7 +65,14 @@ class Simulation(_Strict):
     """How long, how finely and how many times the siege is simulated."""
 
     horizon_days: float = Field(
-        300.0, gt=0, le=100_000, description="Length of the period modelled (days)."
+        300.0,
+        gt=0,
+        le=MAX_HORIZON_DAYS,
+        description=(
+            "Length of the period modelled (days), at most ten years: the daily bands hold a "
+            "histogram of every measure for every day (about 80 kB a day), whatever the "
+            "replication count."
+        ),
     )
     time_step_days: float = Field(
         1.0,
@@ -58,7 +89,11 @@ class Simulation(_Strict):
         20,
         ge=0,
         le=10_000,
-        description="Full daily trajectories kept for the first K replications (count).",
+        description=(
+            "Full daily trajectories kept for the first K replications (count); K (or the "
+            f"replications, if fewer) times the days of the horizon is at most "
+            f"{MAX_TRAJECTORY_DAYS:,}, as each is kept in memory and written out day by day."
+        ),
     )
     counteroffensive_day: float | None = Field(
         None,
@@ -79,6 +114,15 @@ class Simulation(_Strict):
             )
         if self.horizon_days / self.time_step_days > 10_000_000:
             raise ValueError("horizon_days / time_step_days is over 10,000,000 steps")
+        kept = min(self.sample_trajectories, self.replications) * (self.whole_days + 1)
+        if kept > MAX_TRAJECTORY_DAYS:
+            raise KeyedError(
+                ("sample_trajectories",),
+                f"{min(self.sample_trajectories, self.replications):,} sample trajectories of "
+                f"{self.whole_days + 1:,} days are {kept:,} trajectory-days; at most "
+                f"{MAX_TRAJECTORY_DAYS:,} are kept (each is held in memory and written out "
+                "day by day)",
+            )
         return self
 
     @property
@@ -439,7 +483,12 @@ class Policy(_Strict):
         "any", description="Withdraw when any / all of the triggers hold at a review."
     )
     review_interval_days: float = Field(
-        1.0, gt=0, description="Time between decision reviews (days)."
+        1.0,
+        ge=MIN_REVIEW_INTERVAL_DAYS,
+        description=(
+            "Time between decision reviews (days), at least 0.01 (a quarter of an hour): each "
+            "review is a step of the simulation, and a shorter interval only multiplies them."
+        ),
     )
     first_review_day: float = Field(0.0, ge=0, description="Day of the first review (days).")
     decision_latency_days: float = Field(
@@ -569,6 +618,28 @@ class Scenario(_Strict):
                 resolve_path(self.model_dump(mode="python"), path)  # raises if absent
         return self
 
+    @model_validator(mode="after")
+    def _event_values(self) -> Scenario:
+        """Each dated event's values, applied in the order a run applies them (by day, then
+        as written), must leave a valid scenario: found here, not days into a run."""
+        data = thaw(self.model_dump(mode="python"))
+        data["events"] = []
+        order = sorted(range(len(self.events)), key=lambda i: self.events[i].day)
+        for i in order:
+            event = self.events[i]
+            try:
+                set_paths(data, event.set, file="events")
+                validate(type(self), data, file="events", text=None)
+            except ScenarioError as exc:
+                key = exc.key or ""
+                path = next((p for p in event.set if p == key or p.startswith(key + ".")), None)
+                where = "" if path == key else f"then {key or 'the scenario'} is invalid: "
+                raise KeyedError(
+                    ("events", i, "set", path or next(iter(event.set), "")),
+                    f"from day {event.day:g}: {where}{exc.detail}",
+                ) from None
+        return self
+
     # ---- conveniences -------------------------------------------------------------------
     @property
     def sector_names(self) -> list[str]:
@@ -598,10 +669,14 @@ class Scenario(_Strict):
 
 
 def _json_safe(obj: Any) -> Any:
+    """Plain JSON data: non-finite floats as strings, and -0.0 as 0.0 (equal values, so one
+    hash: a scenario written with -0.0 is the same scenario)."""
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
         return "inf" if obj > 0 else ("-inf" if obj < 0 else "nan")
+    if isinstance(obj, float) and obj == 0.0:
+        return 0.0
     return obj
