@@ -132,16 +132,31 @@ def test_bad_sweep_values_name_the_key(tmp_path: Path, change: tuple[str, str],
 def test_point_that_makes_an_invalid_scenario_is_named_before_anything_runs(
     tmp_path: Path,
 ) -> None:
-    body = LHS.replace("values = [10000, 15000, 20000]", "values = [10000, -5]")
+    """Each value is valid alone; one combination (restore above cut) is not."""
+    body = """
+[design]
+method = "grid"
+[[parameter]]
+path = "routes.chasiv_yar.cut_at_control"
+values = [0.9, 0.7]
+[[parameter]]
+path = "routes.chasiv_yar.restore_below_control"
+values = [0.5, 0.8]
+"""
     sweep = load_sweep(write_sweep(tmp_path, body))
     with pytest.raises(SweepError) as info:
         point_scenarios(sweep, design(sweep))
     text = str(info.value)
-    bad = [i for i, v in enumerate(design(sweep).values) if v["defender.strength"] == -5]
-    assert f"point {bad[0]} " in text and "key 'defender.strength'" in text
+    assert "1 of 4 points" in text and "point 3 " in text and "key 'routes.chasiv_yar'" in text
 
 
-def test_cli_reports_unknown_path_with_point_and_key_and_exit_2(tmp_path: Path) -> None:
+def test_a_bad_value_is_named_with_its_parameter_when_the_file_is_read(tmp_path: Path) -> None:
+    body = LHS.replace("values = [10000, 15000, 20000]", "values = [10000, -5]")
+    with pytest.raises(SweepError, match=r"parameter 'defender\.strength': value -5 gives"):
+        load_sweep(write_sweep(tmp_path, body))
+
+
+def test_cli_reports_unknown_path_with_parameter_and_exit_2(tmp_path: Path) -> None:
     body = LHS.replace("routes.chasiv_yar.", "routes.no_such_road.")
     sweep = write_sweep(tmp_path, body)
     store = tmp_path / "store"
@@ -150,7 +165,7 @@ def test_cli_reports_unknown_path_with_point_and_key_and_exit_2(tmp_path: Path) 
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
-    assert "point 0" in proc.stderr and "routes.no_such_road.capacity_tonnes_per_day" in proc.stderr
+    assert "parameter 'routes.no_such_road.capacity_tonnes_per_day'" in proc.stderr
     assert "no route named 'no_such_road'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not store.exists()  # nothing ran, nothing written

@@ -11,7 +11,8 @@ import numpy as np
 
 def json_safe(obj: Any) -> Any:
     """``obj`` with NaN as None (null), ±inf as the strings ``"inf"``/``"-inf"``, tuples and
-    arrays as lists and numpy scalars as Python numbers; dictionaries keep their key order."""
+    arrays as lists and numpy scalars as Python numbers; dictionaries keep their key order.
+    -0.0 is written as 0.0: the values are equal, so a scenario written with -0.0 hashes alike."""
     if isinstance(obj, dict):
         return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -22,4 +23,6 @@ def json_safe(obj: Any) -> Any:
         return json_safe(obj.item())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, float) and obj == 0.0:
+        return 0.0
     return obj

@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -36,7 +35,10 @@ from siege.run.blocks import SMALL_BLOCK_SIZE, plan_blocks
 from siege.run.design import DESIGN_METHODS, SCALES, Design, Parameter, make_design
 from siege.run.executors import BlockFailure, BlockTask, Executor
 from siege.scenario import Scenario, load_scenario
+from siege.scenario.paths import KeyedError, resolve_path, thaw
+from siege.scenario.read import read_toml
 
+MAX_POINTS = 100_000  # points in one sweep: each is a scenario in memory and a folder of files
 DESIGN_SEED_KEY = 0x5EED  # spawn key of the design's seed when the file does not give one
 
 
@@ -97,14 +99,13 @@ _PARAM_KEYS = {"path", "low", "high", "scale", "values", "levels", "integer"}
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    """Read and check a sweep file; raise :class:`SweepError` naming the file and key."""
+    """Read and check a sweep file (a regular UTF-8 TOML file of at most 1 MiB); raise
+    :class:`SweepError` naming the file and key."""
     file = Path(path)
-    if not file.is_file():
-        raise SweepError(f"{file}: sweep file not found")
     try:
-        data = tomllib.loads(file.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{file}: not valid TOML ({exc})") from None
+        data, _ = read_toml(file, what="sweep")
+    except ScenarioError as exc:
+        raise SweepError(str(exc)) from None
     return parse_sweep(data, file)
 
 
@@ -180,12 +181,58 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
     dup = sorted({p for p in paths if paths.count(p) > 1})
     if dup:
         raise bad("parameter", f"path '{dup[0]}' is varied twice")
+    n_points = _count_points(parameters, method, points, saltelli)
+    if n_points > MAX_POINTS:
+        raise bad("design", f"{n_points:,} points; a sweep may have at most {MAX_POINTS:,}")
+    for parameter in parameters:
+        _check_values(base, parameter, file)
     return Sweep(
         file=file, base=base, base_file=base_file, replications=replications, seed=seed,
         method=method, points=points, design_seed=design_seed, parameters=parameters,
         fixed=dict(fixed), engine=engine, common_random_numbers=crn, saltelli=saltelli,
         block_size=block_size,
     )
+
+
+def _count_points(
+    parameters: tuple[Parameter, ...], method: str, points: int, saltelli: bool
+) -> int:
+    """Points a design will have (without drawing them)."""
+    if method == "grid":
+        return math.prod(len(p.values) if p.values is not None else p.levels for p in parameters)
+    if method == "sobol" and saltelli:
+        return points * (len(parameters) + 2)
+    return points
+
+
+def _check_values(base: Scenario, parameter: Parameter, file: Path) -> None:
+    """Every value a parameter takes, set alone on the base scenario, must give a valid
+    scenario (a range is checked at its ends, rounded as drawn): a bad value is found before
+    a store is created, named with its parameter."""
+    try:
+        resolve_path(thaw(base.model_dump(mode="python")), parameter.path)
+    except KeyedError as exc:
+        raise SweepError(f"{file}: parameter '{parameter.path}': {exc.message}") from None
+    values = parameter.values
+    if values is None:
+        values = tuple(parameter.from_unit(np.array([0.0, 1.0])))
+    checked: set[tuple[str, str]] = set()
+    for value in values:
+        if (type(value).__name__, repr(value)) in checked:
+            continue
+        checked.add((type(value).__name__, repr(value)))
+        try:
+            base.with_overrides({parameter.path: value}, source=str(file))
+        except ScenarioError as exc:
+            hint = ""
+            if parameter.values is None and not parameter.integer and exc.detail.startswith(
+                "Input should be a valid integer"
+            ):
+                hint = "; add integer = true to draw whole numbers"
+            raise SweepError(
+                f"{file}: parameter '{parameter.path}': value {_show(value)} gives an invalid "
+                f"scenario: {exc.detail}{hint}"
+            ) from None
 
 
 def _int(value: Any, key: str, bad: Callable[[str, str], SweepError], *, minimum: int) -> int:
@@ -297,7 +344,10 @@ def point_scenarios(sweep: Sweep, points: Design) -> list[Point]:
 
 
 def _show(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+    """A parameter value as in a TOML file (floats to 6 significant digits)."""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, (bool, str)) else str(v)
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_validator
 
 from siege.model.measures import TRIGGER_MEASURES
-from siege.scenario.fields import Fraction, Name, Strict
+from siege.scenario.fields import MIN_REVIEW_INTERVAL_DAYS, Fraction, Name, Strict
 
 # the allowed trigger measures come from the model's registry of measures (type checkers see a
 # plain string)
@@ -37,7 +37,12 @@ class Policy(Strict):
         "any", description="Withdraw when any / all of the triggers hold at a review."
     )
     review_interval_days: float = Field(
-        1.0, gt=0, description="Time between decision reviews (days)."
+        1.0,
+        ge=MIN_REVIEW_INTERVAL_DAYS,
+        description=(
+            "Time between decision reviews (days), at least 0.01 (a quarter of an hour): each "
+            "review is a step of the simulation, and a shorter interval only multiplies them."
+        ),
     )
     first_review_day: float = Field(0.0, ge=0, description="Day of the first review (days).")
     decision_latency_days: float = Field(

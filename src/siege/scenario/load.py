@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -12,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from siege.errors import ScenarioError
-from siege.scenario.paths import resolve_path, set_paths, thaw
-from siege.scenario.schema import Event, Scenario
-from siege.scenario.validate import validate
+from siege.scenario.paths import set_paths, thaw
+from siege.scenario.read import read_toml
+from siege.scenario.schema import Scenario
+from siege.scenario.validate import Layer, find_line, validate
 
 
 def apply_overrides(
@@ -39,7 +41,9 @@ def apply_overrides(
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse ``dotted.key=value`` (value in TOML syntax, bare words taken as strings)."""
+    """Parse ``dotted.key=value``: the value is one TOML value (``15000``, ``true``,
+    ``"text"``, ``[1, 2]``), a bare word that is not TOML taken as a string. A value that
+    spans lines (extra TOML after it) is refused."""
     if "=" not in text:
         raise ScenarioError(f"'{text}' is not of the form dotted.key=value", file="--set", key=text)
     key, raw = text.split("=", 1)
@@ -51,6 +55,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         )
     if raw == "":
         raise ScenarioError("no value given after '='", file="--set", key=key)
+    if "\n" in raw or "\r" in raw:
+        raise ScenarioError(
+            "the value spans lines; give one TOML value on one line, nothing after it",
+            file="--set",
+            key=key,
+        )
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -61,66 +71,57 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 # --------------------------------------------------------------------------------------------
 # loading and errors
 
+MAX_EXTENDS_DEPTH = 32  # base files one scenario may pass through by ``extends``
+
 
 def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Read, parse and validate a scenario TOML file (then apply any dotted overrides).
 
-    Raises :class:`ScenarioError` with the file, key and (where known) line on any problem.
+    ``extends = "base.toml"`` (relative to the file) takes the base file's tables and
+    deep-merges this file's over them: tables merge key by key, arrays of tables such as
+    [[routes]] replace the base's. Bases may extend others, :data:`MAX_EXTENDS_DEPTH` deep.
+    Raises :class:`ScenarioError` with the file where the faulty value is written (the base
+    file, for a value that comes from it), the key and (where known) the line.
     """
-    p = Path(path)
-    name = str(path)
-    if not p.exists():
-        raise ScenarioError("file not found", file=name)
-    if p.is_dir():
-        raise ScenarioError("is a directory, not a scenario file", file=name)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read file ({exc.strerror})", file=name) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError("not a UTF-8 text file (is this a TOML scenario?)", file=name) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line = int(m.group(1)) if m else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
-        raise ScenarioError(f"malformed TOML: {msg}", file=name, line=line) from None
-    if "extends" in data:
-        data = _extend(p, data, seen=(p.resolve(),))
-    scenario = validate(Scenario, data, file=name, text=text)
+    layers = _chain(Path(path), str(path))
+    data = dict(layers[-1].data)
+    for layer in reversed(layers[:-1]):
+        data = _merge(data, dict(layer.data))
+    scenario = validate(Scenario, data, file=str(path), text=layers[0].text, layers=layers)
     if overrides:
         scenario = apply_overrides(scenario, overrides, file="--set")
     return scenario
 
 
-def _extend(path: Path, data: dict[str, Any], seen: tuple[Path, ...]) -> dict[str, Any]:
-    """Resolve ``extends = "base.toml"``: the base file's tables, deep-merged with this file's
-    (tables merge key by key; arrays of tables such as [[routes]] replace the base's)."""
-    base_ref = data.pop("extends")
-    if not isinstance(base_ref, str):
-        raise ScenarioError("'extends' must be a file path string", file=str(path), key="extends")
-    base_path = (path.parent / base_ref).resolve()
-    if base_path in seen:
-        raise ScenarioError(
-            f"'extends' makes a cycle through {base_path}", file=str(path), key="extends"
-        )
-    if not base_path.exists():
-        raise ScenarioError(
-            f"base scenario {base_ref!r} not found (looked for {base_path})",
-            file=str(path),
-            key="extends",
-        )
-    try:
-        base = tomllib.loads(base_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(f"cannot read base scenario: {exc}", file=str(base_path)) from None
-    if "extends" in base:
-        base = _extend(base_path, base, seen=(*seen, base_path))
-    return _merge(base, data)
+def _chain(path: Path, name: str) -> list[Layer]:
+    """The file at ``path`` and the bases it ``extends``, in turn, the file first (read one
+    after another, not recursively, so that the depth limit gives a message)."""
+    data, text = read_toml(path, name=name)
+    layers = [Layer(name, text, data)]
+    seen = [path.resolve()]
+
+    def bad(message: str) -> ScenarioError:  # at the 'extends' of the file read last
+        return ScenarioError(message, file=name, key="extends", line=find_line(text, ("extends",)))
+
+    while "extends" in data:
+        ref = data.pop("extends")
+        if not isinstance(ref, str):
+            raise bad("'extends' must be a file path string")
+        if len(layers) > MAX_EXTENDS_DEPTH:
+            raise bad(
+                f"too many levels of 'extends': {layers[0].file} has more than "
+                f"{MAX_EXTENDS_DEPTH} base files below it"
+            )
+        path = path.parent / ref
+        if path.resolve() in seen:
+            raise bad(f"'extends' makes a cycle through {path.resolve()}")
+        if not path.exists():
+            raise bad(f"base scenario {ref!r} not found (looked for {path.resolve()})")
+        seen.append(path.resolve())
+        name = os.path.normpath(path)
+        data, text = read_toml(path, name=name)
+        layers.append(Layer(name, text, data))
+    return layers
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -143,23 +144,10 @@ def scenario_from_json(text: str) -> Scenario:
 
     JSON has no infinity, so ``to_json`` writes the string "inf"; validation reads it back as
     a number only where the schema has a number (a scenario named "inf" keeps its name). The
-    values of a dated event's ``set`` have no type in the schema: an "inf" there takes the
-    type of the field it sets."""
-    scenario = scenario_from_dict(json.loads(text), source="<metadata>")
-    events = tuple(_typed_infinities(scenario, event) for event in scenario.events)
-    if events == scenario.events:
-        return scenario
-    return scenario.model_copy(update={"events": events})
-
-
-def _typed_infinities(scenario: Scenario, event: Event) -> Event:
-    """``event`` with each "inf"/"-inf" of its ``set`` as the field it sets reads it."""
-    infinite = {path: v for path, v in event.set.items() if v in ("inf", "-inf")}
-    if not infinite:
-        return event
-    data = scenario.with_overrides(infinite, source="<metadata>").model_dump(mode="python")
-    typed = dict(event.set)
-    for path in infinite:
-        container, key = resolve_path(data, path)
-        typed[path] = container[key]
-    return event.model_copy(update={"set": typed})
+    values of a dated event's ``set`` have no type in the schema, and only model parameters
+    (numbers, or a law's name) can be set: an "inf" there is the number."""
+    data = thaw(json.loads(text))
+    for event in data.get("events", []):
+        event["set"] = {path: float(v) if v in ("inf", "-inf") else v
+                        for path, v in event.get("set", {}).items()}
+    return validate(Scenario, data, file="<metadata>", text=None, strict=False)

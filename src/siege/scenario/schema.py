@@ -15,12 +15,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
+from siege.errors import ScenarioError
 from siege.jsonsafe import json_safe
 from siege.model.measures import MEASURES
 from siege.scenario.decisions import Policy, Trigger, Withdrawal
-from siege.scenario.fields import NAME_PATTERN, Strict
+from siege.scenario.fields import MAX_HORIZON_DAYS, MAX_TRAJECTORY_DAYS, NAME_PATTERN, Strict
 from siege.scenario.forces import Attacker, Attrition, Defender, Fortification, Wave
 from siege.scenario.ground import Advance, Encirclement, Route, Sector, Supply
 from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
@@ -55,7 +56,14 @@ class Simulation(Strict):
     """How long, how finely and how many times the siege is simulated."""
 
     horizon_days: float = Field(
-        300.0, gt=0, le=100_000, description="Length of the period modelled (days)."
+        300.0,
+        gt=0,
+        le=MAX_HORIZON_DAYS,
+        description=(
+            "Length of the period modelled (days), at most ten years: the daily bands hold a "
+            "histogram of every measure for every day (about 80 kB a day), whatever the "
+            "replication count."
+        ),
     )
     time_step_days: float = Field(
         1.0,
@@ -72,7 +80,11 @@ class Simulation(Strict):
         20,
         ge=0,
         le=10_000,
-        description="Full daily trajectories kept for the first K replications (count).",
+        description=(
+            "Full daily trajectories kept for the first K replications (count); K (or the "
+            f"replications, if fewer) times the days of the horizon is at most "
+            f"{MAX_TRAJECTORY_DAYS:,}, as each is kept in memory and written out day by day."
+        ),
     )
     counteroffensive_day: float | None = Field(
         None,
@@ -93,6 +105,15 @@ class Simulation(Strict):
             )
         if self.horizon_days / self.time_step_days > 10_000_000:
             raise ValueError("horizon_days / time_step_days is over 10,000,000 steps")
+        kept = min(self.sample_trajectories, self.replications) * (self.whole_days + 1)
+        if kept > MAX_TRAJECTORY_DAYS:
+            raise KeyedError(
+                ("sample_trajectories",),
+                f"{min(self.sample_trajectories, self.replications):,} sample trajectories of "
+                f"{self.whole_days + 1:,} days are {kept:,} trajectory-days; at most "
+                f"{MAX_TRAJECTORY_DAYS:,} are kept (each is held in memory and written out "
+                "day by day)",
+            )
         return self
 
     @property
@@ -199,6 +220,30 @@ class Scenario(Strict):
                 raise KeyedError(
                     ("policy", "triggers", i, "measure"), f"measure '{name}' needs {measure.needs}"
                 )
+
+    @model_validator(mode="after")
+    def _event_values(self, info: ValidationInfo) -> Scenario:
+        """Each dated event's values, applied in the order a run applies them (by day, then
+        as written), must leave a valid scenario: found here, not days into a run (with the
+        strictness the scenario itself was validated with)."""
+        strict = (info.context or {}).get("strict")
+        data = thaw(self.model_dump(mode="python"))
+        data["events"] = []
+        order = sorted(range(len(self.events)), key=lambda i: self.events[i].day)
+        for i in order:
+            event = self.events[i]
+            try:
+                set_paths(data, event.set, file="events")
+                validate(type(self), data, file="events", text=None, strict=strict)
+            except ScenarioError as exc:
+                key = exc.key or ""
+                path = next((p for p in event.set if p == key or p.startswith(key + ".")), None)
+                where = "" if path == key else f"then {key or 'the scenario'} is invalid: "
+                raise KeyedError(
+                    ("events", i, "set", path or next(iter(event.set), "")),
+                    f"from day {event.day:g}: {where}{exc.detail}",
+                ) from None
+        return self
 
     # ---- conveniences -------------------------------------------------------------------
     @property
