@@ -24,7 +24,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise FitError("--figures needs matplotlib: pip install 'siege[plot]'") from None
+        raise FitError("--figures needs matplotlib: pip install 'siege-model[plot]'") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

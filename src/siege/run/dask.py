@@ -27,7 +27,7 @@ def _import_distributed() -> Any:
     except ImportError:  # pragma: no cover - the dask extra is not installed
         raise ClusterError(
             "running on a Dask cluster needs the 'distributed' package: "
-            "pip install 'siege[dask]'"
+            "pip install 'siege-model[dask]'"
         ) from None
     return distributed
 
