@@ -30,6 +30,18 @@ MEASURE_NOTES: dict[str, str] = {
                              "consumption.",
 }
 
+BAND_NOTES: dict[str, str] = {
+    "defender_strength": "Personnel in the garrison.",
+    "attacker_strength": "Personnel of the attacker, trained and untrained.",
+    "exchange_ratio": "Attacker losses per defender loss, cumulated from day 0.",
+    "rolling_exchange_ratio": "Attacker losses per defender loss over the recent window "
+                              "(policy.rolling_window_days).",
+    "days_of_supply": "The stockpile, in days of the garrison's consumption.",
+    "routes_open": "Supply routes not cut, a count.",
+    "encirclement_threat": "From 0 to 1: the attacker's control of the flanks and the route "
+                           "capacity lost, combined.",
+}
+
 
 def _scenarios(variants: Sequence[ResultSet]) -> list[tuple[str, Scenario]]:
     out = []
@@ -85,16 +97,26 @@ def _reviews(variants: Sequence[ResultSet]) -> str:
             "they are out, then leave it.")
 
 
-def _fan(measure: str, variants: Sequence[ResultSet]) -> str:
+def _fan(measure: str, variants: Sequence[ResultSet], first: bool) -> str:
+    """A fan chart's caption: how to read it in full on the first, briefly on the others."""
+    note = BAND_NOTES.get(measure, "")
+    if measure.startswith("control_"):
+        note = "From 0 (none of the sector) to 1 (all of it)."
+    if not first:
+        teeth = (" Regular teeth in the light band: the reviews, as under the first fan chart."
+                 if _reviews(variants) else "")
+        return (f"{title(measure)}, day by day. {note} Median, 25–75 % and 5–95 % of the "
+                "replications still running, read as the first fan chart; the strip shows the "
+                f"share still running.{teeth}")
     several = (" The last column overlays the variants' medians and shares still running."
                if len(variants) > 1 else "")
     parts = [
-        f"{title(measure)}, day by day. The line is the median, the dark band the middle half "
-        "(25–75 %) and the light band 5–95 % — of the replications still running that day. "
-        "Replications that have ended (withdrawn, garrison lost, attacker culminated) leave "
-        "the band: the strip under each panel shows the share still running, so late in the "
-        "siege a band can describe only the survivors (see the figure of ends over time)."
-        + several,
+        f"{title(measure)}, day by day. {note} The line is the median, the dark band the "
+        "middle half (25–75 %) and the light band 5–95 % — of the replications still running "
+        "that day. Replications that have ended (withdrawn, garrison lost, attacker "
+        "culminated) leave the band: the strip under each panel shows the share still "
+        "running, so late in the siege a band can describe only the survivors (the figure of "
+        "ends over time shows the others)." + several,
     ]
     if comb := _reviews(variants):
         parts.append(comb)
@@ -107,7 +129,7 @@ def figure_captions(variants: Sequence[ResultSet], names: Sequence[str],
     them)."""
     dates = ("" if start_date is None else
              f" Dates along the top count from day 0 = {fmt_date(0, start_date)}.")
-    out = {}
+    out: dict[str, str] = {}
     for name in names:
         if name.startswith("distribution_"):
             text = _distribution(name.removeprefix("distribution_"), variants, start_date)
@@ -123,7 +145,8 @@ def figure_captions(variants: Sequence[ResultSet], names: Sequence[str],
                     "to the end). A lost garrison shows here, although it leaves the bands of "
                     "the fan charts." + dates)
         elif name.startswith("fan_"):
-            text = _fan(name.removeprefix("fan_"), variants) + dates
+            first = not any(n.startswith("fan_") for n in out)
+            text = _fan(name.removeprefix("fan_"), variants, first) + (dates if first else "")
         else:
             text = name.replace("_", " ")
         out[name] = text

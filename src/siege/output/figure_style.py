@@ -35,7 +35,7 @@ def thousands(axis: Any, nbins: int = 6, integer: bool = False) -> None:
     values with thousands separators (``12,500``), so that tick labels do not collide."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(nbins=nbins, integer=integer))
+    axis.set_major_locator(MaxNLocator(nbins=nbins, integer=integer, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(FuncFormatter(
         lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
 

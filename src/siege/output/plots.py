@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,22 +155,29 @@ def end_reason_figure(variants: Sequence[ResultSet]) -> Figure:
     return fig
 
 
-def figures(variants: Sequence[ResultSet], start_date: dt.date | None = None
-            ) -> dict[str, Figure]:
-    """Every figure of the result sets, by file stem (bands only where every set has them).
+def figure_makers(variants: Sequence[ResultSet], start_date: dt.date | None = None
+                  ) -> dict[str, Callable[[], Figure]]:
+    """Every figure of the result sets, by file stem, as a function that draws it (so that a
+    caller can draw, save and close one at a time); bands only where every set has them.
     Time axes carry calendar dates from ``start_date``, or from the reference scenario's
     start date when it has one."""
     for rs in variants:
         check_comparable(rs)
     start = start_date or start_date_of(variants)
-    out: dict[str, Figure] = {}
+    out: dict[str, Callable[[], Figure]] = {}
     for measure in COMPARE_MEASURES:
-        out[f"distribution_{measure}"] = distribution_figure(variants, measure, start)
-    out["end_reasons"] = end_reason_figure(variants)
-    out["ends_over_time"] = ends_figure(variants, start)
+        out[f"distribution_{measure}"] = partial(distribution_figure, variants, measure, start)
+    out["end_reasons"] = partial(end_reason_figure, variants)
+    out["ends_over_time"] = partial(ends_figure, variants, start)
     for measure in band_measures(variants):
-        out[f"fan_{measure}"] = fan_figure(variants, measure, start)
+        out[f"fan_{measure}"] = partial(fan_figure, variants, measure, start)
     return out
+
+
+def figures(variants: Sequence[ResultSet], start_date: dt.date | None = None
+            ) -> dict[str, Figure]:
+    """Every figure of the result sets, drawn, by file stem (see :func:`figure_makers`)."""
+    return {name: draw() for name, draw in figure_makers(variants, start_date).items()}
 
 
 def save_figures(
@@ -192,10 +200,11 @@ def save_figures(
         raise CompareError(f"folder {out}: exists and is not a folder", parameter="folder")
     out.mkdir(parents=True, exist_ok=True)
     start = start_date or start_date_of(variants)
-    drawn = figures(variants, start)
-    captions = figure_captions(variants, list(drawn), start)
+    makers = figure_makers(variants, start)
+    captions = figure_captions(variants, list(makers), start)
     written: list[Path] = []
-    for name, fig in drawn.items():
+    for name, draw in makers.items():
+        fig = draw()
         for fmt in formats:
             path = out / f"{name}.{fmt}"
             meta: dict[str, str | None] = {"Description": captions[name]}

@@ -75,7 +75,7 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-_NUMBER = re.compile(r"^[+\-−]?[\d<.,–]|^inf")
+_NUMBER = re.compile(r"^(?:[+\-−<]?\d[\d,.]*|-?inf|–)(?: |$)")  # 2,000; 0.35 (0.33 – 0.37); <0.001
 
 
 def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
@@ -197,13 +197,14 @@ def _comparison(c: Comparison) -> str:
 
 def _figures(sets: list[ResultSet], start_date: dt.date | None) -> str:
     from siege.output.figure_style import pyplot
-    from siege.output.plots import figures
+    from siege.output.plots import figure_makers
 
     plt = pyplot()
-    drawn = figures(sets, start_date)
-    captions = figure_captions(sets, list(drawn), start_date)
+    makers = figure_makers(sets, start_date)
+    captions = figure_captions(sets, list(makers), start_date)
     parts = ["<h2>Figures</h2>"]
-    for number, (name, fig) in enumerate(drawn.items(), start=1):
+    for number, (name, draw) in enumerate(makers.items(), start=1):
+        fig = draw()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
         plt.close(fig)

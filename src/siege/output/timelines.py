@@ -161,7 +161,7 @@ def ends_figure(variants: Sequence[ResultSet], start_date: dt.date | None = None
             area.set_hatch(HATCHES[(j + 1) % len(HATCHES)] or None)
         ax.set_title(v.label, fontsize=10)
         ax.set_xlabel(DAY_LABEL)
-        ax.set_xlim(days[0], days[-1])
+        ax.set_xlim(-0.03 * last, 1.03 * last)  # end ticks clear of the next panel's
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         calendar_axis(ax, start_date, label=i == 0)
