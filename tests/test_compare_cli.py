@@ -88,7 +88,7 @@ def test_different_seeds_fall_back_to_unpaired_and_name_the_reason(runs: Runs) -
 
 
 def test_json_statistics_agree_with_the_results_files(runs: Runs) -> None:
-    data = _compare_json(str(runs.base), str(runs.hold))
+    data = _compare_json(str(runs.base), str(runs.hold), "-l", "base", "-l", "hold")
     a, b = pq.read_table(runs.base).to_pandas(), pq.read_table(runs.hold).to_pandas()
     assert data["analysis"] == "paired"
     for r in data["reasons"]:
@@ -248,7 +248,8 @@ def test_runs_in_memory_compare_without_files_and_as_their_files_do(runs: Runs) 
     assert c.analysis == "paired" and "common random numbers" in c.analysis_reason
     assert [v.path for v in c.variants] == ["", ""]
     assert c.variants[0].seed == "11" and c.variants[0].scenario_name == scenario.name
-    from_files = compare(load_result_sets([runs.base, runs.hold]), n_resamples=300, seed=2)
+    from_files = compare(load_result_sets([runs.base, runs.hold], ["base", "hold"]),
+                         n_resamples=300, seed=2)
     assert _statistics(c) == _statistics(from_files)
 
 

@@ -14,8 +14,6 @@ from siege.results.summary import COMPARE_MEASURES
 
 from conftest import run_cli, scenario_data, to_toml
 
-matplotlib = pytest.importorskip("matplotlib", reason="figures need matplotlib (siege[plot])")
-
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
@@ -99,3 +97,62 @@ def test_plot_rejects_an_unknown_format_and_a_missing_file(results: tuple[Path, 
     proc = run_cli("plot", str(tmp_path / "missing.parquet"))
     assert proc.returncode == 2 and "missing.parquet" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_end_day_histogram_shows_held_to_the_horizon_as_its_own_bar(
+    results: tuple[Path, Path],
+) -> None:
+    from siege.output.plots import distribution_figure
+
+    variants = load_result_sets(list(results))
+    fig = distribution_figure(variants, "end_day")
+    _, hist, horizon = fig.axes[:3]
+    assert "before the horizon" in hist.get_xlabel()
+    heights = [patch.get_height() for patch in horizon.patches]
+    held = [100 * float(np.mean(v.end_reason == "held")) for v in variants]
+    assert heights == pytest.approx(held)
+    # the histogram holds the other replications: its bars (% per bin) and the bar at the
+    # horizon add up to all of them
+    for patch, share_held in zip(hist.patches, held, strict=True):
+        x, y = patch.get_xy().T
+        area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+        width = float(np.min(np.diff(np.unique(x))))
+        assert area / width + share_held == pytest.approx(100)
+
+
+def test_fan_charts_say_they_cover_replications_still_running(
+    results: tuple[Path, Path],
+) -> None:
+    from siege.output.timelines import fan_figure
+
+    variants = load_result_sets(list(results))
+    fig = fan_figure(variants, "routes_open")
+    assert "still running" in fig.get_suptitle()
+    assert fig.axes[len(variants) + 1].get_ylabel() == "running (%)"
+    band_axes = fig.axes[0]
+    ticks = band_axes.get_yticks()
+    assert np.all(ticks == np.round(ticks)), ticks  # whole routes, no 2.25
+
+
+def _overlaps(labels: list) -> bool:
+    boxes = [t.get_window_extent() for t in labels if t.get_text()]
+    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_labels_stay_inside_the_figure_and_ticks_do_not_collide(
+    results: tuple[Path, Path],
+) -> None:
+    from siege.output.plots import distribution_figure
+    from siege.output.timelines import fan_figure
+
+    variants = load_result_sets(list(results))
+    fig = fan_figure(variants, "exchange_ratio")
+    fig.canvas.draw()
+    label = fig.axes[0].yaxis.label
+    box, frame = label.get_window_extent(), fig.bbox
+    assert box.y0 >= frame.y0 and box.y1 <= frame.y1 and box.x0 >= frame.x0
+    for measure in ("defender_losses", "attacker_losses"):
+        fig = distribution_figure(variants, measure)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert not _overlaps(ax.get_xticklabels()), (measure, ax.get_xlabel())

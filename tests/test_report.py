@@ -13,8 +13,6 @@ import pytest
 
 from conftest import run_cli, scenario_data, to_toml
 
-pytest.importorskip("matplotlib", reason="the report's figures need matplotlib (siege[plot])")
-
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -115,3 +113,73 @@ def test_report_of_runs_in_memory_needs_no_results_file() -> None:
     text = render_report(sets, compare(sets, n_resamples=200))
     assert "(in memory)" in text and "paired analysis" in text
     assert "Scenario of hold" in text and "fan_defender_strength" in text
+
+
+def test_report_opens_with_the_findings_in_sentences(report: Path) -> None:
+    text = report.read_text(encoding="utf-8")
+    assert text.index("<h2>Findings</h2>") < text.index("<h2>Scenarios</h2>")
+    findings = text[text.index("<h2>Findings</h2>"):text.index("<h2>Scenarios</h2>")]
+    assert "Against threshold, hold ends the siege" in findings
+    assert "of replications" in findings and "percentage points" in findings
+    assert "paired analysis" in findings and "95 % intervals" in findings
+
+
+def test_every_figure_has_a_caption_that_says_how_to_read_it(report: Path) -> None:
+    text = report.read_text(encoding="utf-8")
+    figures = re.findall(r"<figure id='fig-([\w]+)'>.*?<figcaption>(.*?)</figcaption>", text)
+    assert len(figures) == text.count("<img") >= 15
+    for name, caption in figures:
+        assert len(caption) > 120, (name, caption)
+        if name.startswith("fan_"):
+            assert "still running" in caption
+    captions = dict(figures)
+    assert "held to the horizon" in captions["distribution_end_day"]
+    assert "lost garrison" in captions["ends_over_time"].lower()
+
+
+def test_paired_against_unpaired_widths_say_narrower_or_wider(report: Path) -> None:
+    text = report.read_text(encoding="utf-8")
+    assert "paired interval of Δ mean vs unpaired" in text
+    assert re.search(r"\d+ % (narrower|wider)</td>", text)
+    assert not re.search(r">-\d+ %<", text)  # never a "negative narrowing"
+
+
+def test_variants_are_labelled_by_scenario_name_and_told_apart_by_file(
+    report: Path, tmp_path: Path,
+) -> None:
+    from siege.results.sets import load_result_sets
+
+    folder = report.parent
+    same = load_result_sets([folder / "threshold.parquet", folder / "hold.parquet"])
+    assert [rs.label for rs in same] == ["small_town (threshold)", "small_town (hold)"]
+    scenario = tmp_path / "other.toml"
+    scenario.write_text(to_toml(scenario_data(name="small_fort")))
+    other = tmp_path / "other.results.parquet"
+    proc = run_cli("simulate", str(scenario), "-n", "50", "--seed", "9", "--out", str(other))
+    assert proc.returncode == 0, proc.stderr
+    sets = load_result_sets([folder / "threshold.parquet", other])
+    assert [rs.label for rs in sets] == ["small_town", "small_fort"]
+    html_file = tmp_path / "r.html"
+    proc = run_cli("report", str(folder / "threshold.parquet"), str(other), "--out",
+                   str(html_file), "--resamples", "200")
+    assert proc.returncode == 0, proc.stderr
+    text = html_file.read_text(encoding="utf-8")
+    assert "Against small_town, small_fort" in text and ".results" not in text.split(
+        "<h2>Scenarios</h2>")[0]
+
+
+def test_a_start_date_puts_calendar_dates_in_tables_sentences_and_figures() -> None:
+    import datetime as dt
+
+    from siege.analysis.compare import compare
+    from siege.output.report import render_report
+    from siege.run.simulate import simulate
+    from siege.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(scenario_data(name="small_town"))
+    sets = [simulate(scenario, replications=100, seed=3, workers=1).result_set()]
+    text = render_report(sets, compare(sets, n_resamples=100),
+                         start_date=dt.date(2022, 8, 1))
+    assert "day 0 is 1 Aug 2022" in text
+    assert "Sep 2022" in text  # a 40-day horizon: end days fall in September
+    assert "Dates along the top count from day 0 = 1 Aug 2022" in text

@@ -5,36 +5,22 @@ the best law run forward from the first day. matplotlib is imported lazily (Agg 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from siege.analysis.fit import FitSet, forward_strengths
 from siege.analysis.fit_laws import SIDES
 from siege.errors import FitError
-from siege.output.plots import style
+from siege.output.figure_style import FORMATS, pyplot, style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FORMATS = ("png", "svg")
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise FitError("--figures needs matplotlib: pip install 'siege-model[plot]'") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def fit_figure(fits: FitSet, estimator: str) -> Figure:
     """Four rows (daily losses, cumulative losses, residuals, strengths) by two columns
     (defender, attacker) for one estimator's fits."""
-    plt = _pyplot()
+    plt = pyplot()
     record = fits.record
     group = [f for f in fits.fits if f.estimator == estimator]
     best = group[0]
@@ -85,7 +71,7 @@ def fit_figure(fits: FitSet, estimator: str) -> Figure:
 
 def save_fit_figures(fits: FitSet, folder: str | Path, dpi: int = 110) -> list[Path]:
     """Write ``FOLDER/fit_<estimator>.png`` and ``.svg`` for each estimator; returns paths."""
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise FitError(f"--figures {out}: exists and is not a folder")

@@ -1,16 +1,19 @@
 """Figures of result sets: ECDFs and histograms of each outcome measure by variant, end-reason
-bars with Wilson intervals, and fan charts of the per-day bands.
+bars with Wilson intervals; with :mod:`siege.output.timelines`, fan charts of the per-day
+bands and the ends day by day. :func:`figures` draws them all, by name.
 
 Every function returns a matplotlib ``Figure`` (nothing is shown); :func:`save_figures`
-writes them as PNG and/or SVG. Variants differ by line style, marker and hatch as well as
-by shade, so the figures read in grayscale. matplotlib is optional (``pip install
-siege[plot]``) and imported lazily with the Agg backend.
+writes them as PNG and/or SVG, each with its caption (:mod:`siege.output.captions`) as the
+file's description. Variants differ by line style, marker and hatch as well as by shade, so
+the figures read in grayscale. matplotlib is imported lazily, with the Agg backend.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,50 +21,18 @@ import numpy as np
 
 from siege.errors import CompareError
 from siege.model.rules import END_REASONS
+from siege.output.calendar import calendar_axis, start_date_of
+from siege.output.captions import figure_captions
+from siege.output.figure_style import FORMATS, pyplot, style, thousands, title
+from siege.output.timelines import band_measures, ends_figure, fan_figure
 from siege.results.sets import ResultSet, check_comparable
 from siege.results.summary import COMPARE_MEASURES, wilson_interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
-HATCHES = ("", "///", "...", "xxx", "\\\\\\", "ooo")
-MARKERS = ("o", "s", "^", "D", "v", "P")
-# dark to mid grays with a hint of hue: distinct in colour and in grayscale
-SHADES = ("#1b1b1b", "#1f5fa8", "#b2521b", "#3a7d3a", "#7a3f8f", "#8c6d1f")
-
-FORMATS = ("png", "svg")
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise CompareError(
-            "figures need matplotlib, which is not installed: pip install 'siege[plot]'"
-        ) from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def style(i: int) -> dict[str, Any]:
-    """Line style, marker, colour and hatch of the ``i``-th variant."""
-    return {
-        "linestyle": LINESTYLES[i % len(LINESTYLES)],
-        "marker": MARKERS[i % len(MARKERS)],
-        "color": SHADES[i % len(SHADES)],
-        "hatch": HATCHES[i % len(HATCHES)],
-    }
-
-
-def title(measure: str) -> str:
-    """A measure's name as a title: ``control_town`` -> "Attacker control of sector town",
-    ``end_day`` -> "End day"."""
-    if measure.startswith("control_"):
-        return f"Attacker control of sector {measure.removeprefix('control_')}"
-    return measure.replace("_", " ").capitalize()
+# measures with a mass at the horizon (every replication held to the end): drawn as its own bar
+HORIZON_MEASURES = frozenset({"end_day"})
 
 
 def _finite(rs: ResultSet, measure: str) -> np.ndarray:
@@ -69,20 +40,43 @@ def _finite(rs: ResultSet, measure: str) -> np.ndarray:
     return x[np.isfinite(x)]
 
 
-def distribution_figure(variants: Sequence[ResultSet], measure: str) -> Figure:
-    """ECDF (left) and histogram (right) of one outcome measure, one curve per result set."""
-    plt = _pyplot()
-    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+def _held(rs: ResultSet, measure: str) -> np.ndarray:
+    """Which replications ``(n,)`` sit at the horizon in this measure (held to the end)."""
+    if measure not in HORIZON_MEASURES:
+        return np.zeros(rs.n, dtype=bool)
+    return np.asarray(rs.end_reason == "held")
+
+
+def distribution_figure(variants: Sequence[ResultSet], measure: str,
+                        start_date: dt.date | None = None) -> Figure:
+    """ECDF (left) and histogram (right) of one outcome measure, one curve per result set.
+    The histogram shows the share of all replications in each bin; for the end day, those
+    held to the horizon get their own bar (a third panel) instead of swamping the rest."""
+    plt = pyplot()
+    horizon = measure in HORIZON_MEASURES
+    fig, axes = plt.subplots(1, 3 if horizon else 2, figsize=(11.5 if horizon else 10, 4),
+                             layout="constrained", squeeze=False,
+                             width_ratios=(5, 5, 1.4) if horizon else (1, 1))
+    ax_e, ax_h = axes[0, 0], axes[0, 1]
     unit = COMPARE_MEASURES.get(measure, "")
     label = f"{title(measure)} ({unit})" if unit else title(measure)
     samples = [_finite(v, measure) for v in variants]
-    pooled = np.concatenate(samples) if samples else np.array([])
+    before = [v.column(measure)[~_held(v, measure)] for v in variants]
+    before = [x[np.isfinite(x)] for x in before]
+    pooled = np.concatenate(before) if before else np.array([])
     lo, hi = (float(pooled.min()), float(pooled.max())) if pooled.size else (0.0, 1.0)
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    edges = np.histogram_bin_edges(pooled, bins=min(40, max(10, int(math.sqrt(pooled.size)))),
-                                   range=(lo, hi))
-    for i, (v, x) in enumerate(zip(variants, samples, strict=True)):
+    bins = min(40, max(10, int(math.sqrt(pooled.size))))
+    if horizon:  # whole weeks: a weekly review cycle would alias with other widths
+        week = 7 * max(1, math.ceil((hi - lo) / bins / 7))
+        edges = np.arange(math.floor(lo / week) * week, hi + week, week, dtype=float)
+    else:  # round bin widths (1, 2, 2.5 or 5 times a power of ten)
+        from matplotlib.ticker import MaxNLocator
+
+        edges = np.asarray(MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi),
+                           dtype=float)
+    for i, (v, x, x_before) in enumerate(zip(variants, samples, before, strict=True)):
         st = style(i)
         if x.size == 0:  # every value missing or infinite: say so in the legend
             ax_e.plot([], [], color=st["color"], linestyle=st["linestyle"],
@@ -94,25 +88,49 @@ def distribution_figure(variants: Sequence[ResultSet], measure: str) -> Figure:
         ax_e.step(xs, ys, where="post", color=st["color"], linestyle=st["linestyle"],
                   marker=st["marker"], markevery=every, markersize=4, linewidth=1.6,
                   label=f"{v.label} (n={x.size:,})")
-        ax_h.hist(x, bins=edges, density=True, histtype="step", color=st["color"],
-                  linestyle=st["linestyle"], linewidth=1.6, hatch=st["hatch"] or None,
-                  label=v.label)
+        ax_h.hist(x_before, bins=edges, weights=np.full(x_before.size, 100 / v.n),
+                  histtype="step", color=st["color"], linestyle=st["linestyle"],
+                  linewidth=1.6, hatch=st["hatch"] or None, label=v.label)
+    width = float(edges[1] - edges[0])
     ax_e.set_xlabel(label)
     ax_e.set_ylabel("Cumulative probability (fraction of replications)")
     ax_e.set_ylim(0, 1.02)
-    ax_e.grid(alpha=0.3)
     ax_e.legend(loc="lower right", fontsize=8)
-    ax_h.set_xlabel(label)
-    ax_h.set_ylabel(f"Density (per {unit or 'unit'})")
-    ax_h.grid(alpha=0.3)
+    ax_h.set_xlabel(label + (" — ended before the horizon" if horizon else ""))
+    ax_h.set_ylabel(f"Replications (% per bin of {width:,.4g}{' ' + unit if unit else ''})")
     ax_h.legend(fontsize=8)
+    for ax in (ax_e, ax_h):
+        ax.grid(alpha=0.3)
+        thousands(ax.xaxis, nbins=5)
+        if horizon:
+            calendar_axis(ax, start_date, label=ax is ax_e)
+    if horizon:
+        _horizon_bars(axes[0, 2], variants, measure)
     fig.suptitle(f"{title(measure)}: distribution by variant")
     return fig
 
 
+def _horizon_bars(ax: Any, variants: Sequence[ResultSet], measure: str) -> None:
+    """One bar per variant: the share of replications held to the horizon."""
+    for i, v in enumerate(variants):
+        st = style(i)
+        held = int(np.count_nonzero(_held(v, measure)))
+        share = 100 * held / v.n
+        ax.bar(i, share, 0.7, color="white" if i else "#bdbdbd", edgecolor=st["color"],
+               hatch=st["hatch"] or None, linewidth=1.2)
+        ax.annotate(f"{share:.0f} %", (i, share), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(variants)), [v.label for v in variants], rotation=30, ha="right",
+                  fontsize=8)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("Replications held to the horizon (%)")
+    ax.set_title("held to the\nhorizon", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+
+
 def end_reason_figure(variants: Sequence[ResultSet]) -> Figure:
     """Grouped bars: probability of each end reason per variant, with 95 % Wilson intervals."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
     k = len(variants)
     width = 0.8 / max(k, 1)
@@ -137,88 +155,29 @@ def end_reason_figure(variants: Sequence[ResultSet]) -> Figure:
     return fig
 
 
-def band_measures(variants: Sequence[ResultSet]) -> list[str]:
-    """Band measures present in every variant's bands (in the first variant's order)."""
-    names: list[str] | None = None
-    for v in variants:
-        if v.bands is None:
-            return []
-        kinds = v.bands.column("kind").to_pylist()
-        present = [m for m, k in zip(v.bands.column("measure").to_pylist(), kinds, strict=True)
-                   if k == "band"]
-        ordered = list(dict.fromkeys(present))
-        names = ordered if names is None else [m for m in names if m in set(ordered)]
-    return names or []
-
-
-def _band(v: ResultSet, measure: str) -> tuple[dict[str, np.ndarray], str]:
-    assert v.bands is not None
-    t = v.bands
-    kind = np.asarray(t.column("kind").to_pylist())
-    meas = np.asarray(t.column("measure").to_pylist())
-    rows = np.flatnonzero((kind == "band") & (meas == measure))
-    sub = t.take(rows)
-    cols = {c: np.asarray(sub.column(c).to_numpy(zero_copy_only=False), dtype=float)
-            for c in ("day", "p5", "p25", "p50", "p75", "p95")}
-    order = np.argsort(cols["day"])
-    unit = str(sub.column("unit")[0].as_py()) if sub.num_rows else ""
-    return {k: c[order] for k, c in cols.items()}, unit
-
-
-def fan_figure(variants: Sequence[ResultSet], measure: str) -> Figure:
-    """Fan chart of a per-day band: one panel per variant (median, 25–75 % and 5–95 %
-    bands), and with several variants a last panel overlaying their medians."""
-    plt = _pyplot()
-    k = len(variants)
-    panels = k + (1 if k > 1 else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.6), sharey=True,
-                             layout="constrained", squeeze=False)
-    heading = title(measure)
-    unit = ""
-    for i, v in enumerate(variants):
-        band, unit = _band(v, measure)
-        st = style(i)
-        ax = axes[0, i]
-        ax.fill_between(band["day"], band["p5"], band["p95"], color="#d9d9d9",
-                        label="5–95 %", linewidth=0)
-        ax.fill_between(band["day"], band["p25"], band["p75"], color="#969696",
-                        label="25–75 %", linewidth=0)
-        ax.plot(band["day"], band["p50"], color="black", linestyle=st["linestyle"],
-                linewidth=1.8, label="median")
-        ax.set_title(v.label, fontsize=10)
-        ax.set_xlabel("Day of siege (days)")
-        ax.grid(alpha=0.3)
-        if i == 0:
-            ax.legend(fontsize=8, loc="best")
-    if k > 1:
-        ax = axes[0, -1]
-        for i, v in enumerate(variants):
-            band, _ = _band(v, measure)
-            st = style(i)
-            every = max(1, band["day"].size // 8)
-            ax.plot(band["day"], band["p50"], color=st["color"], linestyle=st["linestyle"],
-                    marker=st["marker"], markevery=every, markersize=4, linewidth=1.6,
-                    label=v.label)
-        ax.set_title("medians", fontsize=10)
-        ax.set_xlabel("Day of siege (days)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0, 0].set_ylabel(f"{heading} ({unit})" if unit else heading)
-    fig.suptitle(f"{heading}: per-day percentiles over replications")
-    return fig
-
-
-def figures(variants: Sequence[ResultSet]) -> dict[str, Figure]:
-    """Every figure of the result sets, by file stem (bands only where every set has them)."""
+def figure_makers(variants: Sequence[ResultSet], start_date: dt.date | None = None
+                  ) -> dict[str, Callable[[], Figure]]:
+    """Every figure of the result sets, by file stem, as a function that draws it (so that a
+    caller can draw, save and close one at a time); bands only where every set has them.
+    Time axes carry calendar dates from ``start_date``, or from the reference scenario's
+    start date when it has one."""
     for rs in variants:
         check_comparable(rs)
-    out: dict[str, Figure] = {}
+    start = start_date or start_date_of(variants)
+    out: dict[str, Callable[[], Figure]] = {}
     for measure in COMPARE_MEASURES:
-        out[f"distribution_{measure}"] = distribution_figure(variants, measure)
-    out["end_reasons"] = end_reason_figure(variants)
+        out[f"distribution_{measure}"] = partial(distribution_figure, variants, measure, start)
+    out["end_reasons"] = partial(end_reason_figure, variants)
+    out["ends_over_time"] = partial(ends_figure, variants, start)
     for measure in band_measures(variants):
-        out[f"fan_{measure}"] = fan_figure(variants, measure)
+        out[f"fan_{measure}"] = partial(fan_figure, variants, measure, start)
     return out
+
+
+def figures(variants: Sequence[ResultSet], start_date: dt.date | None = None
+            ) -> dict[str, Figure]:
+    """Every figure of the result sets, drawn, by file stem (see :func:`figure_makers`)."""
+    return {name: draw() for name, draw in figure_makers(variants, start_date).items()}
 
 
 def save_figures(
@@ -227,22 +186,31 @@ def save_figures(
     *,
     formats: tuple[str, ...] = FORMATS,
     dpi: int = 110,
+    start_date: dt.date | None = None,
 ) -> list[Path]:
-    """Draw every figure and write it as ``FOLDER/<name>.<format>``; returns the paths."""
+    """Draw every figure and write it as ``FOLDER/<name>.<format>``, its caption as the
+    file's description; returns the paths."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise CompareError(f"formats {bad[0]!r}: allowed {', '.join(FORMATS)}",
                            parameter="formats")
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise CompareError(f"folder {out}: exists and is not a folder", parameter="folder")
     out.mkdir(parents=True, exist_ok=True)
+    start = start_date or start_date_of(variants)
+    makers = figure_makers(variants, start)
+    captions = figure_captions(variants, list(makers), start)
     written: list[Path] = []
-    for name, fig in figures(variants).items():
+    for name, draw in makers.items():
+        fig = draw()
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            fig.savefig(path, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+            meta: dict[str, str | None] = {"Description": captions[name]}
+            if fmt == "svg":
+                meta["Date"] = None  # no timestamp: the same results give the same file
+            fig.savefig(path, dpi=dpi, metadata=meta)
             written.append(path)
         plt.close(fig)
     return written

@@ -10,6 +10,7 @@ they can be compared replication by replication (common random numbers).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from siege.errors import CompareError, ResultsError
+from siege.errors import CompareError, ResultsError, ScenarioError
 from siege.results.parquet import read_metadata, read_results
 from siege.results.summary import COMPARE_MEASURES
 from siege.scenario import Scenario, scenario_from_json
@@ -67,6 +68,15 @@ class Provenance:
     def scenario(self) -> Scenario:
         """The resolved scenario (validated again from its JSON)."""
         return scenario_from_json(self.scenario_json)
+
+    @property
+    def valid_scenario(self) -> Scenario | None:
+        """The resolved scenario, or None where it no longer validates (a file of an older
+        siege) or none was recorded."""
+        try:
+            return self.scenario
+        except (ScenarioError, ValueError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -175,34 +185,53 @@ def _read_point(folder: Path) -> tuple[pa.Table, pa.Table | None, dict[str, str]
     return table, band_table, meta
 
 
+def _file_label(path: Path) -> str:
+    """A results file or folder by name: ``bakhmut.results.parquet`` -> ``bakhmut.results``."""
+    return path.name.removesuffix(".parquet")
+
+
 def load_result_set(path: str | Path, label: str | None = None) -> ResultSet:
     """Read a results file or a sweep-store point folder as a :class:`ResultSet`; the label
-    defaults to the file or folder name.
+    defaults to the scenario's name for a results file (its file name if it has none) and to
+    the folder name for a sweep-store point (``point=12``: every point has the sweep's
+    scenario name).
 
     Raises :class:`ResultsError` when the path is missing or not siege results.
     """
     p = Path(path)
     if p.is_dir() or (p.name.startswith("point=") and _point_folders(p)):
         outcomes, bands, meta = _read_point(p)
+        provenance = Provenance.from_metadata(meta, str(p))
+        default = p.name
     else:
         rf = read_results(p)
-        outcomes, bands, meta = rf.outcomes, rf.bands, rf.metadata
-    default = p.name.removesuffix(".parquet") if p.is_file() else p.name
-    return ResultSet(label or default, outcomes, Provenance.from_metadata(meta, str(p)), bands)
+        outcomes, bands = rf.outcomes, rf.bands
+        provenance = Provenance.from_metadata(rf.metadata, str(p))
+        default = provenance.scenario_name or _file_label(p)
+    return ResultSet(label or default, outcomes, provenance, bands)
 
 
 def load_result_sets(
     paths: Sequence[str | Path], labels: Sequence[str] | None = None
 ) -> list[ResultSet]:
-    """Read several result sets; labels default to the file names (made distinct)."""
+    """Read several result sets. Labels default to the scenario names; where several files
+    share one, each is labelled ``NAME (FILE)`` by its file name; then repeats are made
+    distinct (``#2``)."""
     if labels and len(labels) != len(paths):
         raise CompareError(
             f"labels: {len(labels)} given for {len(paths)} result sets; give one label per "
             "result set", parameter="labels",
         )
-    return distinct_labels(
-        [load_result_set(p, labels[i] if labels else None) for i, p in enumerate(paths)]
-    )
+    sets = [load_result_set(p, labels[i] if labels else None) for i, p in enumerate(paths)]
+    if not labels:
+        counts = Counter(rs.label for rs in sets)
+        shared = {label for label, k in counts.items() if k > 1}
+        sets = [
+            replace(rs, label=f"{rs.label} ({_file_label(Path(p))})")
+            if rs.label in shared and _file_label(Path(p)) != rs.label else rs
+            for rs, p in zip(sets, paths, strict=True)
+        ]
+    return distinct_labels(sets)
 
 
 # ------------------------------------------------------------------------------------------
