@@ -44,7 +44,7 @@ def test_simulate_writes_outcomes_bands_and_provenance(small: Path, tmp_path: Pa
     band = bands[(bands.kind == "band") & (bands.measure == "defender_strength")]
     assert len(band) == 41
     assert (band["p5"] <= band["p50"]).all() and (band["p50"] <= band["p95"]).all()
-    assert not (tmp_path / "r.parquet.inprogress").exists()
+    assert not (tmp_path / ".r.parquet.tmp").exists()
 
 
 def test_simulate_json_summary(small: Path, tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
 
 def test_ctrl_c_leaves_valid_partial_file_of_finished_blocks(tmp_path: Path) -> None:
     out = tmp_path / "run.parquet"
-    inprogress = tmp_path / "run.parquet.inprogress"
+    inprogress = tmp_path / ".run.parquet.tmp"
     proc = start_cli(
         str(BAKHMUT), "-n", "400000", "--workers", "2", "--block-size", str(STREAM_BLOCK),
         "--out", str(out)

@@ -17,7 +17,8 @@ import pytest
 
 from siege.run.executors import InProcessExecutor
 from siege.run.simulate import simulate
-from siege.run.store import DirectoryStore, open_store, read_outcomes
+from siege.run.store import DirectoryStore
+from siege.run.store_read import open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
 from conftest import files_of

@@ -1,26 +1,33 @@
 """The ``siege`` command: a thin typer layer over the Python API (parse, call, print).
 
-Errors that are the user's to fix (bad scenario, bad option, missing file) print one message
-and exit with status 2, without a traceback.
+Errors that are the user's to fix (bad scenario, bad option, missing file, a file that cannot
+be written) print one message and exit with status 2, without a traceback. A run stopped by
+Ctrl-C, SIGTERM or SIGHUP keeps its finished work and exits with 128 + the signal's number
+(130, 143, 129).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import sys
+import signal
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from siege._version import __version__
-from siege.errors import CompareError, SiegeError
+from siege.errors import CompareError, OutputError, SiegeError
+from siege.files import check_target
 from siege.jsonsafe import json_safe
+from siege.output import console as streams
+from siege.run.signals import stop_signals_interrupt
 from siege.scenario import load_scenario, parse_assignment, to_toml
 
 app = typer.Typer(
@@ -31,15 +38,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out_console = Console(highlight=False, soft_wrap=True)
+# user text is printed as it is (no markup), in ASCII where the stream cannot encode it
+out_console = streams.console(streams.stdout)
 if not out_console.is_terminal:  # piped: do not squeeze tables to 80 columns
-    out_console = Console(highlight=False, soft_wrap=True, width=140)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+    out_console = streams.console(streams.stdout, width=140)
+err_console = streams.console(streams.stderr)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error message to stderr and exit (status 2 for user errors)."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    with contextlib.suppress(OutputError):  # nowhere left to say it
+        err_console.print(Text.assemble(("error:", "bold red"), " ", message))
     raise typer.Exit(code)
 
 
@@ -47,14 +56,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def user_errors(options: Mapping[str, str] | None = None) -> Iterator[None]:
     """Turn siege's own errors into a one-line message and exit status 2; an error about a
     parameter of the API names the command's option for it (``options``: parameter ->
-    option)."""
+    option). SIGTERM and SIGHUP stop the command as Ctrl-C does; a stopped command says so
+    and exits with 128 + the signal's number."""
     try:
-        yield
+        with stop_signals_interrupt():
+            yield
     except SiegeError as exc:
-        fail(_escape(_option_message(exc, options or {})))
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(130) from None
+        fail(_option_message(exc, options or {}))
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signal", signal.SIGINT)
+        with contextlib.suppress(OutputError):
+            err_console.print("interrupted" if signum == signal.SIGINT
+                              else f"stopped by {signal.Signals(signum).name}")
+        raise typer.Exit(128 + signum) from None
 
 
 def _option_message(exc: SiegeError, options: Mapping[str, str]) -> str:
@@ -64,10 +78,6 @@ def _option_message(exc: SiegeError, options: Mapping[str, str]) -> str:
     if parameter is not None and parameter in options and message.startswith(parameter):
         return options[parameter] + message[len(parameter):]
     return message
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
 
 
 def version_callback(value: bool) -> None:
@@ -185,6 +195,7 @@ def simulate(
                 out=path,
                 progress=progress,
                 scheduler=scheduler,
+                inputs=(file,),
             )
         summary = result.summary()
         if as_json:
@@ -198,7 +209,7 @@ def simulate(
                 "bands": str(_bands(path)),
                 **summary.to_dict(),
             }
-            sys.stdout.write(json.dumps(json_safe(payload), indent=2) + "\n")
+            streams.write_text(json.dumps(json_safe(payload), indent=2) + "\n")
         else:
             _print_summary(result.scenario.name, summary, path)
 
@@ -353,6 +364,8 @@ def compare(
     with user_errors({"precision": "--precision", "labels": "--label",
                       "analysis": "--analysis", "path": "--out", "folder": "--figures"}):
         targets = parse_precision(precision)
+        if out is not None:
+            check_target(out, tuple(results))
         variants = _load(results, label)
         comparison = run_compare(
             variants, analysis=analysis, n_resamples=resamples, seed=seed, precision=targets
@@ -365,7 +378,7 @@ def compare(
 
             written = save_figures(variants, figures)
         if as_json:
-            sys.stdout.write(json.dumps(json_safe(comparison.to_dict()), indent=2) + "\n")
+            streams.write_text(json.dumps(json_safe(comparison.to_dict()), indent=2) + "\n")
         else:
             for line in view.header_lines(comparison):
                 out_console.print(line, markup=False)
@@ -419,6 +432,7 @@ def report(
     with user_errors({"labels": "--label", "path": "--out"}):
         from siege.output.report import write_report
 
+        check_target(out, tuple(results))
         variants = _load(results, label)
         path = write_report(variants, out, title=title, n_resamples=resamples, seed=seed)
         err_console.print(f"report: {path}", markup=False)
@@ -457,14 +471,15 @@ def sweep(
             fail("give --workers or --scheduler, not both")
         spec = load_sweep(file)
         points = point_scenarios(spec, design(spec))  # every point checked before any run
-        store = (DirectoryStore.resume if resume else DirectoryStore.create)(out, spec)
         executor: Executor = (
             DaskExecutor(scheduler) if scheduler is not None
             else local_executor(workers or min(default_workers(), len(points)))
         )
         started = time.perf_counter()
-        with executor, _sweep_progress() as progress:
-            outcome = run_sweep(spec, store, executor, progress=progress)
+        with executor:  # a cluster is reached before the store is touched
+            opened = (DirectoryStore.resume if resume else DirectoryStore.create)(out, spec)
+            with opened as store, _sweep_progress() as progress:
+                outcome = run_sweep(spec, store, executor, progress=progress)
         wall = time.perf_counter() - started
         for point, error in sorted(outcome.failures.items()):
             err_console.print(f"point {point} failed: {error}", markup=False)
@@ -502,7 +517,8 @@ def sensitivity(
     store: Annotated[Path, typer.Argument(help="Sweep store (folder).", show_default=False)],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Where to save the table (Parquet). Default: "
+        typer.Option("--out", "-o", help="Where to save the table: Parquet, or JSON for a "
+                     "name ending in .json. Default: "
                      "STORE/sensitivity.parquet."),
     ] = None,
     resamples: ResamplesOption = 1000,
@@ -512,14 +528,18 @@ def sensitivity(
     """Sobol' indices (Sobol' designs) and a PRCC ranking (any design) of a sweep's outcomes."""
     from rich import box
 
-    from siege.analysis.sensitivity import analyze_store, write_sensitivity
+    from siege.analysis.sensitivity import analyze_store, output_format, write_sensitivity
 
     with user_errors():
+        target = out or store / "sensitivity.parquet"
+        output_format(target)
+        if out is not None or store.is_dir():  # else: not a store, said by analyze_store
+            check_target(target)
         table = analyze_store(store, n_resamples=resamples, seed=seed)
-        path = write_sensitivity(table, out or store / "sensitivity.parquet")
+        path = write_sensitivity(table, target)
         rows = table.to_pylist()
         if as_json:
-            sys.stdout.write(json.dumps(json_safe(rows), indent=2) + "\n")
+            streams.write_text(json.dumps(json_safe(rows), indent=2) + "\n")
         else:
             for measure in dict.fromkeys(r["measure"] for r in rows):
                 view = Table(title=measure, box=box.SIMPLE_HEAD)
@@ -534,6 +554,35 @@ def sensitivity(
                                  f"{r['low']:.3f} – {r['high']:.3f}", str(r["rank"]))
                 out_console.print(view)
         err_console.print(f"sensitivity: {path}", markup=False)
+
+
+store_app = typer.Typer(name="store", help="Inspect sweep stores.", no_args_is_help=True)
+app.add_typer(store_app)
+
+
+@store_app.command("check")
+def store_check(
+    store: Annotated[Path, typer.Argument(help="Sweep store (folder).", show_default=False)],
+) -> None:
+    """Check a sweep store's files against its ledger (checksums, rows, blocks) without
+    running anything. Exit status 0: intact; 1: damaged, or holding files it did not write
+    (`siege sweep --resume` runs damaged blocks again; remove the others); 2: not a store."""
+    from siege.run.store_read import check_store
+
+    with user_errors():
+        found = check_store(store)
+    for line in found.damage:
+        out_console.print(f"damaged: {line}")
+    for line in found.foreign:
+        out_console.print(f"not written by siege (ignored by siege, read by other Parquet "
+                          f"readers of outcomes/): {line}")
+    out_console.print(
+        f"{store}: {found.points} points, {found.finished} finished, {found.started} started; "
+        + ("intact" if found.intact else
+           f"{len(found.damage)} damaged, {len(found.foreign)} files not written by siege")
+    )
+    if not found.intact:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -590,7 +639,7 @@ def fit(
                 battles.attacker_casualties, battles.defender_casualties,
             )
             if as_json:
-                sys.stdout.write(json.dumps(view.cdb90_dict(battles, helmbold), indent=2) + "\n")
+                streams.write_text(json.dumps(view.cdb90_dict(battles, helmbold), indent=2) + "\n")
             else:
                 for line in view.cdb90_lines(battles, helmbold):
                     out_console.print(line, markup=False)
@@ -605,7 +654,7 @@ def fit(
             helmbold_w=helmbold_w,
         )
         if as_json:
-            sys.stdout.write(json.dumps(json_safe(fits.to_dict()), indent=2) + "\n")
+            streams.write_text(json.dumps(json_safe(fits.to_dict()), indent=2) + "\n")
         else:
             out_console.print(view.header_line(fits), markup=False)
             for name in view.estimators(fits):
@@ -621,13 +670,18 @@ def fit(
             err_console.print(f"figures: {len(written)} files in {figures}", markup=False)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A Python warning as one line, without the source path and line a user cannot act on."""
+    with contextlib.suppress(OutputError):
+        err_console.print(f"warning: {message}")
+
+
 def main() -> None:
     """Entry point of the ``siege`` console script."""
+    streams.degrade_to_ascii()
+    warnings.showwarning = _show_warning
     try:
         app()
     except SiegeError as exc:  # pragma: no cover - commands already handle these
-        fail(_escape(str(exc)))
-
-
-if __name__ == "__main__":
-    main()
+        fail(str(exc))

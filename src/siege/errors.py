@@ -39,6 +39,11 @@ class ResultsError(SiegeError):
     """A results file is missing, unreadable or not a siege results file."""
 
 
+class OutputError(SiegeError):
+    """A file or stream cannot be written: a full disk, a read-only folder, a name too long,
+    or a target that must not be replaced (an input file, a FIFO, a device, a folder)."""
+
+
 class ModelError(SiegeError):
     """The model's state left the range of floating point: parameters too extreme to simulate
     (e.g. a reinforcement rate of 1e308 persons per day)."""
@@ -56,6 +61,14 @@ class SweepError(SiegeError):
     """A sweep file, a point of its design or a sweep store is invalid or inconsistent."""
 
 
+class StoreBusyError(SweepError):
+    """A sweep store is being written by another process (which holds its lock)."""
+
+
+class StoreDamageError(SweepError):
+    """A sweep store's files differ from what was recorded when they were written."""
+
+
 class CompareError(SiegeError):
     """Result sets that cannot be compared, drawn or reported, or a bad argument of those.
 
@@ -71,3 +84,12 @@ class CompareError(SiegeError):
 class FitError(SiegeError):
     """A battle record that cannot be fitted (missing column, bad value, days out of order) or
     a bad fit option; the message names the file, row and column where it can."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGHUP), handled like Ctrl-C: finished work
+    is kept. ``signal`` is the signal's number (the CLI exits with 128 + it)."""
+
+    def __init__(self, signal: int) -> None:
+        super().__init__(f"stopped by signal {signal}")
+        self.signal = signal

@@ -86,7 +86,8 @@ class MeasureDifference:
     """One measure, variant − reference: the difference of each statistic with its interval,
     and the distribution tests (``{result name: value}``, see ``TWO_SAMPLE_TESTS``). With a
     paired analysis, ``unpaired_mean`` is the interval of the mean difference that an
-    unpaired analysis would give and ``narrowing`` is ``1 − paired width / unpaired width``.
+    unpaired analysis would give and ``narrowing`` is ``1 − paired width / unpaired width``
+    (NaN where the paired differences do not vary, as for a run compared with itself).
     """
 
     variant: str
@@ -288,7 +289,8 @@ def _difference(rs: ResultSet, ref: ResultSet, measure: str, unit: str, paired: 
         unpaired = bootstrap_difference(a, b, "mean", paired=False, rng=rng, **kw)
         mean = intervals["mean"]
         w_p, w_u = mean.high - mean.low, unpaired.high - unpaired.low
-        if math.isfinite(w_p) and math.isfinite(w_u) and w_u > 0:
+        # identical runs (a file compared with itself) have no spread of differences to narrow
+        if math.isfinite(w_p) and math.isfinite(w_u) and w_p > 0 and w_u > 0:
             narrowing = 1 - w_p / w_u
     return MeasureDifference(rs.label, ref.label, measure, unit, "paired" if paired else
                              "unpaired", intervals, tests, unpaired, narrowing)

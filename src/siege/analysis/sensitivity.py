@@ -20,16 +20,18 @@ measures, columns of ``summary.parquet``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from scipy import stats
 
 from siege.errors import SweepError
+from siege.files import atomic_write_table, atomic_write_text
+from siege.jsonsafe import json_safe
 from siege.model.rules import END_REASONS
 from siege.results.summary import CAN_BE_INFINITE, SUMMARY_MEASURES
 
@@ -153,7 +155,7 @@ def analyze_store(
 
     Returns a long table: measure, parameter, method (``sobol_first``, ``sobol_total``,
     ``prcc``), estimate, low, high, rank (1 = most influential by that method)."""
-    from siege.run.store import open_store
+    from siege.run.store_read import open_store
 
     store = open_store(path)
     params = store.parameters
@@ -210,14 +212,25 @@ def analyze_store(
     )
 
 
-def write_sensitivity(table: pa.Table, path: str | Path) -> Path:
-    """Save a sensitivity table as Parquet (atomically)."""
-    import os
+def output_format(path: str | Path) -> str:
+    """The format a sensitivity table is saved in, by the file's name: ``json`` for
+    ``.json``, ``parquet`` for ``.parquet`` (raises SweepError for any other name)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".parquet"):
+        raise SweepError(f"{path}: give a file name ending in .parquet or .json (the format "
+                         "the table is saved in)")
+    return suffix[1:]
 
+
+def write_sensitivity(table: pa.Table, path: str | Path) -> Path:
+    """Save a sensitivity table, whole or not at all: JSON (a list of rows) for a ``.json``
+    name, else Parquet (see :func:`output_format`)."""
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, target)
+    if output_format(target) == "json":
+        rows = json.dumps(json_safe(table.to_pylist()), indent=2) + "\n"
+        atomic_write_text(target, rows)
+    else:
+        atomic_write_table(target, table)
     return target
 
 

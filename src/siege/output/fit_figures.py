@@ -12,6 +12,7 @@ import numpy as np
 from siege.analysis.fit import FitSet, forward_strengths
 from siege.analysis.fit_laws import SIDES
 from siege.errors import FitError
+from siege.files import atomic_path, make_folder
 from siege.output.figure_style import FORMATS, pyplot, style
 
 if TYPE_CHECKING:
@@ -75,13 +76,15 @@ def save_fit_figures(fits: FitSet, folder: str | Path, dpi: int = 110) -> list[P
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise FitError(f"--figures {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     written: list[Path] = []
     for estimator in dict.fromkeys(f.estimator for f in fits.fits):
         fig = fit_figure(fits, estimator)
         for fmt in FORMATS:
             path = out / f"fit_{estimator}.{fmt}"
-            fig.savefig(path, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi,
+                            metadata={"Date": None} if fmt == "svg" else None)
             written.append(path)
         plt.close(fig)
     return written

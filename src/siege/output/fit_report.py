@@ -4,7 +4,6 @@ a scenario ``[attrition]`` fragment, and the CDB90 cross-sectional fit."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from siege.analysis.cdb90 import Battles, HelmboldFit, breakpoints, exchange_rat
 from siege.analysis.fit import INTERVAL_METHOD, FitSet, LawFit
 from siege.analysis.fit_laws import RATE_NAMES, scenario_law
 from siege.errors import FitError
+from siege.files import atomic_write_text
 
 UNITS = {
     "square": "per firer-day", "linear": "per firer-target-day", "logarithmic": "per target-day",
@@ -151,15 +151,10 @@ def _interval_comment(f: LawFit, name: str) -> str:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` through a temporary file beside ``path``, renamed once complete."""
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
     if not path.parent.is_dir():
         raise FitError(f"{path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return path
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siege.errors import CompareError
+from siege.files import atomic_path, make_folder
 from siege.model.rules import END_REASONS
 from siege.output.calendar import calendar_axis, start_date_of
 from siege.output.captions import figure_captions
@@ -198,7 +199,7 @@ def save_figures(
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise CompareError(f"folder {out}: exists and is not a folder", parameter="folder")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     start = start_date or start_date_of(variants)
     makers = figure_makers(variants, start)
     captions = figure_captions(variants, list(makers), start)
@@ -210,7 +211,8 @@ def save_figures(
             meta: dict[str, str | None] = {"Description": captions[name]}
             if fmt == "svg":
                 meta["Date"] = None  # no timestamp: the same results give the same file
-            fig.savefig(path, dpi=dpi, metadata=meta)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
             written.append(path)
         plt.close(fig)
     return written

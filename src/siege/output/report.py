@@ -25,6 +25,7 @@ from siege.analysis.compare import Comparison, compare
 from siege.analysis.findings import findings
 from siege.analysis.stats import STATISTICS
 from siege.errors import CompareError
+from siege.files import atomic_write_text
 from siege.output.calendar import fmt_date, start_date_of
 from siege.output.captions import figure_captions
 from siege.output.sentences import DAY_MEASURES, finding_sentences, lead_sentence
@@ -256,6 +257,6 @@ def write_report(result_sets: Sequence[ResultSet], path: str | Path, *,
     if not p.parent.is_dir():
         raise CompareError(f"path {p}: folder {p.parent} does not exist", parameter="path")
     comparison = compare(result_sets, n_resamples=n_resamples, seed=seed)
-    p.write_text(render_report(result_sets, comparison, title=title, start_date=start_date),
-                 encoding="utf-8")
+    atomic_write_text(p, render_report(result_sets, comparison, title=title,
+                                       start_date=start_date))
     return p

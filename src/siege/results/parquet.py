@@ -14,6 +14,7 @@ interrupted), ``siege.kind`` ("outcomes" or "bands").
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from siege._version import __version__
-from siege.errors import ResultsError
-from siege.files import atomic_write_table, commit
+from siege.errors import OutputError, ResultsError
+from siege.files import check_target, commit, temporary_path, write_error
 from siege.model.outcomes import OUTCOMES, outcome_columns
 from siege.model.rules import END_REASONS
 from siege.results.bands import PERCENTILES, BandAccumulator, MeasureSpec
@@ -125,7 +126,8 @@ class Bands:
         if not self.sample_ids:
             return band
         ids = np.concatenate(self.sample_ids)
-        samples = np.concatenate(self.samples)  # (k, days, m)
+        order = np.argsort(ids, kind="stable")  # blocks arrive in any order
+        ids, samples = ids[order], np.concatenate(self.samples)[order]  # (k, days, m)
         k = ids.size
         rows = k * m * n_days
         sample_cols = {
@@ -145,65 +147,138 @@ class Bands:
         return pa.concat_tables([band, sample.cast(band.schema)])
 
 
+ROW_GROUP_ROWS = 65536  # replications per Parquet row group, whatever the blocks and workers
+
+
 class ResultsWriter:
     """Streams outcome blocks to Parquet in replication order as they finish.
 
-    Rows go to ``<path>.inprogress`` as blocks complete; :meth:`close` adds the metadata to
-    its footer (``siege.partial`` saying whether every block finished), renames it to
-    ``path`` and writes the bands file beside it. An interrupted run thus leaves every
-    finished block on disk.
+    The target and its bands file are checked when the writer is made, before any run (see
+    :func:`siege.files.check_target`: not one of ``inputs``, a regular file in a writable
+    folder; and a file already there must be Parquet, so that only results are replaced).
+    Rows go to a temporary file beside the target in row groups of :data:`ROW_GROUP_ROWS`
+    replications, so the file's bytes depend only on the results, never on the blocks or the
+    workers. :meth:`close` adds the provenance to the footer and renames both files into
+    place, replacing the target only with something worth keeping: a complete run, or the
+    finished blocks of a run stopped early (marked partial). A write error (a full disk)
+    raises :class:`~siege.errors.OutputError` and leaves the target as it was.
     """
 
-    def __init__(self, path: str | Path, scenario: Scenario, engine: str) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, path: str | Path, scenario: Scenario, engine: str, *,
+        inputs: tuple[str | Path, ...] = (),
+    ) -> None:
+        self.path = check_target(path, inputs)
+        self.bands_path = check_target(bands_path(path), inputs)
+        for target in (self.path, self.bands_path):
+            _refuse_other_files(target)
         self.scenario = scenario
         self.engine = engine
-        if self.path.parent and not self.path.parent.exists():
-            raise ResultsError(f"{self.path}: folder {self.path.parent} does not exist")
-        self.tmp = self.path.with_name(self.path.name + ".inprogress")
+        self.tmp = temporary_path(self.path)
+        try:
+            self._sink: pa.NativeFile | None = pa.OSFile(str(self.tmp), "wb")
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
         self._writer: pq.ParquetWriter | None = None
-        self._pending: dict[int, pa.Table] = {}
+        self._pending: dict[int, pa.Table] = {}  # blocks that finished ahead of their turn
+        self._buffer: list[pa.Table] = []  # rows in order, not yet a whole row group
         self._next = 0
-        self.completed = 0
+        self.completed = 0  # replications accepted (written or buffered)
 
     def add(self, block: BlockResult) -> None:
-        """Accept a finished block (any order); write it and any blocks now in sequence."""
+        """Accept a finished block (any order); write the row groups now complete."""
         self._pending[block.first] = block_table(block)
+        self.completed += block.n
         while self._next in self._pending:
             table = self._pending.pop(self._next)
-            self._write(table)
+            self._buffer.append(table)
             self._next += table.num_rows
+        self._write_groups(final=False)
+
+    def _write_groups(self, *, final: bool) -> None:
+        """Write the buffered rows as row groups of ROW_GROUP_ROWS (and, when ``final``, the
+        rest as a last, shorter one)."""
+        buffered = sum(t.num_rows for t in self._buffer)
+        if buffered < ROW_GROUP_ROWS and not (final and buffered):
+            return
+        rows = pa.concat_tables(self._buffer).combine_chunks()  # pages independent of blocks
+        whole = buffered if final else buffered - buffered % ROW_GROUP_ROWS
+        for start in range(0, whole, ROW_GROUP_ROWS):
+            self._write(rows.slice(start, min(ROW_GROUP_ROWS, whole - start)))
+        self._buffer = [rows.slice(whole)] if whole < buffered else []
 
     def _write(self, table: pa.Table) -> None:
-        if self._writer is None:
-            # no Arrow schema in the footer (the plain Parquet types read back the same), so
-            # the provenance added at close is what readers see as the schema's metadata
-            self._writer = pq.ParquetWriter(
-                self.tmp, table.schema, compression="zstd", store_schema=False
-            )
-        self._writer.write_table(table)
-        self.completed += table.num_rows
+        assert self._sink is not None, "the writer was closed"
+        try:
+            if self._writer is None:
+                # no Arrow schema in the footer (the plain Parquet types read back the same),
+                # so the provenance added at close is what readers see as the schema's metadata
+                self._writer = pq.ParquetWriter(
+                    self._sink, table.schema, compression="zstd", store_schema=False
+                )
+            self._writer.write_table(table)
+        except OSError as exc:
+            self.discard()
+            raise write_error(self.path, exc) from None
 
-    def close(self, bands: Bands, *, partial: bool) -> None:
-        """Finish the results file (its provenance goes into the footer, no rewrite) and write
-        its bands file; each appears under its final name only when complete."""
+    def close(self, bands: Bands, *, partial: bool) -> bool:
+        """Finish the results file (provenance in its footer, no rewrite) and its bands file,
+        and rename both into place; True if written. A partial run with no finished block
+        is discarded (the target is left as it was), as is a writer that failed."""
+        if self._sink is None or (partial and self.completed == 0):
+            self.discard()
+            return False
+        self._write_groups(final=True)
         for first in sorted(self._pending):  # out-of-order blocks of an interrupted run
             self._write(self._pending.pop(first))
         meta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="outcomes"
         )
-        if self._writer is not None:
-            self._writer.add_key_value_metadata(meta)
-            self._writer.close()
-            commit(self.tmp, self.path)
-        else:
-            empty = outcome_schema(self.scenario).empty_table()
-            atomic_write_table(self.path, empty.replace_schema_metadata(meta))
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
         )
-        atomic_write_table(bands_path(self.path), bands.table().replace_schema_metadata(bmeta),
+        bands_tmp = temporary_path(self.bands_path)
+        writing = self.path
+        try:
+            assert self._writer is not None
+            self._writer.add_key_value_metadata(meta)
+            self._writer.close()
+            self._sink.close()
+            writing = self.bands_path
+            pq.write_table(bands.table().replace_schema_metadata(bmeta), bands_tmp,
                            compression="zstd")
+            commit(self.tmp, self.path)
+            commit(bands_tmp, self.bands_path)
+        except OSError as exc:
+            bands_tmp.unlink(missing_ok=True)
+            self.discard()
+            raise write_error(writing, exc) from None
+        finally:
+            self._sink = None
+        return True
+
+    def discard(self) -> None:
+        """Give up the file: close and remove the temporary file; the target is untouched."""
+        if self._sink is not None:
+            with contextlib.suppress(OSError):
+                self._sink.close()
+            self._sink = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def _refuse_other_files(path: Path) -> None:
+    """Refuse to replace a file that is not Parquet (a scenario, a notebook...): results
+    replace only results."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    if head and head != b"PAR1":
+        raise OutputError(f"{path}: exists and is not a Parquet file; refusing to replace it "
+                          "with results (choose another --out, or remove it first)")
 
 
 # ------------------------------------------------------------------------------------------

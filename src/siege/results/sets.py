@@ -21,6 +21,14 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from siege.errors import CompareError, ResultsError, ScenarioError
+from siege.results.ledger import (
+    LedgerUnreadable,
+    bands_file,
+    check_point,
+    ledger_path,
+    part_path,
+    read_ledger,
+)
 from siege.results.parquet import read_metadata, read_results
 from siege.results.summary import COMPARE_MEASURES
 from siege.scenario import Scenario, scenario_from_json
@@ -155,9 +163,37 @@ def _point_folders(folder: Path) -> list[Path]:
     return [folder]
 
 
+def _ledger_files(folder: Path) -> list[Path] | None:
+    """The files of a sweep-store point that its store's ledger lists (its blocks' parts,
+    and its bands once finished), each checked against its checksum; None when ``folder``
+    is not a point of a store with a ledger. Damage is a :class:`ResultsError`."""
+    number = folder.name.removeprefix("point=")
+    if not (folder.name.startswith("point=") and number.isdigit()):
+        return None
+    root = folder.parent.parent if folder.parent.name in ("outcomes", "bands") else folder.parent
+    point = int(number)
+    if not ledger_path(root, point).is_file():
+        return None
+    try:
+        ledger = read_ledger(root, point)
+        problems = [] if ledger is None else check_point(root, ledger)
+    except LedgerUnreadable as exc:
+        ledger, problems = None, [str(exc)]
+    if ledger is None or problems:
+        raise ResultsError(f"{folder}: sweep store point damaged: {'; '.join(problems)}; "
+                           f"`siege store check {root}` lists the damage, `siege sweep "
+                           "SWEEP --out STORE --resume` runs it again")
+    files = [part_path(root, point, first) for first in sorted(ledger.blocks)]
+    return files + [bands_file(root, point)] if ledger.finished else files
+
+
 def _read_point(folder: Path) -> tuple[pa.Table, pa.Table | None, dict[str, str]]:
-    """A sweep-store point: every ``*.parquet`` under the folder(s), split by ``siege.kind``."""
-    parts = sorted(p for f in _point_folders(folder) for p in f.rglob("*.parquet") if p.is_file())
+    """A sweep-store point: the files its ledger lists, or else every ``*.parquet`` under
+    the folder(s); split by ``siege.kind``."""
+    parts = _ledger_files(folder)
+    if parts is None:
+        parts = sorted(p for f in _point_folders(folder) for p in f.rglob("*.parquet")
+                       if p.is_file())
     if not parts:
         raise ResultsError(f"{folder}: folder holds no Parquet files (expected a sweep point)")
     outcomes: list[Path] = []

@@ -5,12 +5,17 @@ results are identical bit for bit; the failure and interrupt policy is that of
 :mod:`siege.run.executors`. (A task whose worker is lost is first reassigned by the scheduler
 itself, up to its ``allowed-failures`` setting; when it gives up, with ``KilledWorker``, the
 block is submitted once more and then reported failed.) ``distributed`` is imported only when
-a cluster is asked for.
+a cluster is asked for. An address that is not one (``not a url``) is refused at once, before
+any connection is tried; the connection waits :func:`connect_timeout` seconds (environment
+variable ``SIEGE_SCHEDULER_TIMEOUT``, default 10).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import re
 from collections.abc import Generator, Iterable
 from types import TracebackType
 from typing import Any
@@ -19,6 +24,36 @@ from siege.errors import ClusterError
 from siege.run.executors import BLOCK_RETRIES, BlockFailure, BlockTask, Finished, attempt
 
 log = logging.getLogger(__name__)
+TIMEOUT_VARIABLE = "SIEGE_SCHEDULER_TIMEOUT"  # seconds to wait for the scheduler
+DEFAULT_TIMEOUT_S = 10.0
+# PROTOCOL://HOST:PORT (HOST:PORT means tcp), HOST a name, an IPv4 address or [IPv6]
+_ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|ucx)://)?([\w.-]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})")
+
+
+def check_address(scheduler: str) -> None:
+    """Refuse (:class:`ClusterError`) a scheduler address that is not ``PROTOCOL://HOST:PORT``
+    (protocol tcp, tls, ws, wss or ucx; ``HOST:PORT`` alone means tcp)."""
+    match = _ADDRESS.fullmatch(scheduler)
+    if match is None or not 0 < int(match.group(3)) < 65536:
+        raise ClusterError(
+            f"--scheduler {scheduler!r}: not a scheduler address; give tcp://HOST:PORT "
+            "(e.g. tcp://127.0.0.1:8786, as `dask scheduler` prints it)"
+        )
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for the scheduler: ``SIEGE_SCHEDULER_TIMEOUT``, else 10."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ClusterError(f"{TIMEOUT_VARIABLE}={text!r}: give the seconds to wait for the "
+                           "scheduler, a positive number")
+    return value
 
 
 def _import_distributed() -> Any:
@@ -32,15 +67,20 @@ def _import_distributed() -> Any:
     return distributed
 
 
-def connect(scheduler: str, timeout_s: float = 10.0) -> Any:
-    """A ``distributed.Client`` connected to ``scheduler`` (``tcp://HOST:PORT``)."""
+def connect(scheduler: str, timeout_s: float | None = None) -> Any:
+    """A ``distributed.Client`` connected to ``scheduler`` (``tcp://HOST:PORT``), waiting at
+    most ``timeout_s`` seconds (default :func:`connect_timeout`)."""
+    check_address(scheduler)
+    timeout = connect_timeout() if timeout_s is None else timeout_s
     distributed = _import_distributed()
     try:
-        return distributed.Client(scheduler, timeout=timeout_s, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+        return distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ClusterError(
-            f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
-            "`dask scheduler` and workers with `dask worker SCHEDULER_ADDRESS`"
+            f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({reason}); "
+            "check the address, start a scheduler with `dask scheduler` and workers with "
+            f"`dask worker {scheduler}`, or wait longer with {TIMEOUT_VARIABLE}=SECONDS"
         ) from None
 
 
@@ -51,6 +91,8 @@ class DaskExecutor:
     not closed on exit). Every worker needs siege installed (the same version). At most
     ``window`` blocks are in flight (default: four per cluster thread).
     """
+
+    local = False
 
     def __init__(
         self, scheduler: str | None = None, *, client: Any = None, window: int | None = None

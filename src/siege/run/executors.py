@@ -17,17 +17,25 @@ One policy for every executor:
   in a fresh worker (``BLOCK_RETRIES``), and reported as a :class:`BlockFailure` if that
   worker dies too. What a failure means is the caller's: ``simulate`` stops with
   :class:`~siege.errors.RunError`, a sweep records the point as failed and goes on.
-* On an interrupt (Ctrl-C), or when the caller stops reading early, the blocks still running
-  are abandoned at once (worker processes terminated, cluster tasks cancelled); the finished
-  ones have been yielded already. Worker processes ignore Ctrl-C themselves: the terminal
-  sends it to the whole process group, and the parent stops them.
+* On an interrupt (Ctrl-C, or SIGTERM/SIGHUP turned into one, see
+  :mod:`siege.run.signals`), or when the caller stops reading early, the blocks still running
+  are abandoned at once (worker processes killed, cluster tasks cancelled); the finished ones
+  have been yielded already.
+* Worker processes ignore SIGINT, SIGTERM and SIGHUP from birth (the parent blocks them
+  while it starts one): a terminal or a batch scheduler signals the whole process group, and
+  the parent, which keeps the finished work, stops its workers itself. A worker whose parent
+  is gone (killed with SIGKILL) notices within :data:`ORPHAN_CHECK_S` seconds and exits
+  quietly, and so does one whose pipe to the parent breaks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
@@ -38,6 +46,8 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Protocol
 
+import numpy as np
+
 from siege.engines import run_block
 from siege.errors import RunError
 from siege.results.block import BlockResult
@@ -47,6 +57,8 @@ from siege.scenario import Scenario
 
 log = logging.getLogger(__name__)
 BLOCK_RETRIES = 1  # times a block whose worker died is run again before it is reported failed
+ORPHAN_CHECK_S = 0.5  # how often a worker process checks that its parent is alive (seconds)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the parent's to handle
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,9 @@ Finished = tuple[BlockTask, BlockResult | BlockFailure]
 def run_task(task: BlockTask) -> BlockResult:
     """Run one block task (in whatever process or cluster worker holds it), with the C
     allocator's thresholds raised for the block where the host pinned them low (Dask's
-    nanny does: see :mod:`siege.run.allocator`)."""
-    with block_allocator():
+    nanny does: see :mod:`siege.run.allocator`). Floating-point warnings are silenced: the
+    engines check their state and raise :class:`~siege.errors.ModelError` themselves."""
+    with block_allocator(), np.errstate(all="ignore"):
         return run_block(task.engine, task.scenario, task.first, task.n)
 
 
@@ -101,6 +114,11 @@ class Executor(Protocol):
         """How many blocks it runs at once (what block planning divides the work by)."""
         ...
 
+    @property
+    def local(self) -> bool:
+        """Whether its blocks run on this machine (what the memory check counts)."""
+        ...
+
     def __enter__(self) -> Executor: ...
 
     def __exit__(
@@ -118,6 +136,7 @@ class InProcessExecutor:
     """Blocks one after another in this process (no workers to start: best for small runs)."""
 
     workers = 1
+    local = True
 
     def __enter__(self) -> InProcessExecutor:
         return self
@@ -132,21 +151,33 @@ class InProcessExecutor:
             yield task, attempt(task)
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, parent: int) -> None:
     """A worker process: run the tasks it is sent, send back each result (or failure).
 
-    Ctrl-C is for the parent, which stops the workers itself; a worker ignores it so that an
-    interrupt from the terminal (sent to the whole process group) leaves no stray traceback.
+    Stop signals are the parent's (see the module); they were blocked while this process
+    started, and are ignored before being unblocked, so none is lost or acted on. The worker
+    exits quietly when its parent is gone: the pipe closes, or its parent process changes.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     while True:
         try:
             task = conn.recv()
-        except EOFError:  # the parent is gone
+            if task is None:
+                return
+            conn.send(attempt(task))
+        except (EOFError, OSError):  # the parent is gone, or closed the pipe
             return
-        if task is None:
-            return
-        conn.send(attempt(task))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Watch the parent process; when it is gone (so this process was handed to another),
+    end this one at once, whatever it is running."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 @dataclass
@@ -175,6 +206,8 @@ class LocalExecutor:
     kept for the next :meth:`run` until the executor is closed.
     """
 
+    local = True
+
     def __init__(self, workers: int | None = None) -> None:
         workers = default_workers() if workers is None else workers
         if workers < 1:
@@ -195,7 +228,7 @@ class LocalExecutor:
     ) -> None:
         for worker in self._pool:
             if exc is not None or worker.task is not None:  # do not wait for running blocks
-                worker.process.terminate()
+                worker.process.kill()
             else:
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
@@ -252,13 +285,21 @@ class LocalExecutor:
                     yield task, result
         finally:  # interrupted, or the caller stopped reading: abandon the running blocks
             for worker in [w for w in self._pool if w.task is not None]:
-                worker.process.terminate()
+                worker.process.kill()
                 self._discard(worker)
 
     def _start(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child_end,), daemon=True)
-        process.start()
+        process = self._context.Process(
+            target=_worker_main, args=(child_end, os.getpid()), daemon=True
+        )
+        # the worker inherits the blocked stop signals, so none reaches it before it ignores
+        # them; one that arrives meanwhile is this process's to handle once unblocked
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child_end.close()
         worker = _Worker(process, parent_end)
         self._pool.append(worker)
@@ -272,7 +313,7 @@ class LocalExecutor:
     def _discard(self, worker: _Worker) -> None:
         """Forget a worker that exited or was told to: reap it (killing one that lingers)."""
         worker.process.join(timeout=5)
-        if worker.process.is_alive():  # pragma: no cover - a worker ignoring SIGTERM
+        if worker.process.is_alive():  # pragma: no cover - a worker stuck in its last block
             worker.process.kill()
             worker.process.join()
         worker.conn.close()

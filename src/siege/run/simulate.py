@@ -26,8 +26,10 @@ from siege.results.sets import ResultSet
 from siege.results.summary import Summary, summarize
 from siege.rng import STREAM_BLOCK
 from siege.run.blocks import default_block_size, empty_bands, plan_blocks
-from siege.run.dask import DaskExecutor
+from siege.run.budget import check_memory, estimate_memory
+from siege.run.dask import DaskExecutor, check_address
 from siege.run.executors import BlockFailure, BlockTask, Executor, local_executor
+from siege.run.signals import deferred_signals
 from siege.scenario import Scenario, build_params
 
 ProgressCallback = Callable[[int, int], None]
@@ -83,6 +85,7 @@ def simulate(
     progress: ProgressCallback | None = None,
     scheduler: str | None = None,
     executor: Executor | None = None,
+    inputs: tuple[str | Path, ...] = (),
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
@@ -91,11 +94,15 @@ def simulate(
     advances together, and changes nothing in the results. The blocks run on ``executor``
     (left open: it is the caller's); without one, on ``workers`` local processes (this process
     for 1), or on the Dask cluster whose scheduler is at ``scheduler`` (``tcp://HOST:PORT``);
-    the results are the same. With ``out``, outcomes stream to that Parquet file (bands beside
-    it) as blocks finish. On KeyboardInterrupt, or a block that fails (:class:`RunError`), the
-    running blocks are abandoned, the file is closed with the finished blocks and marked
-    partial, and the exception raised. ``progress(done, total)`` is called as replications
-    complete.
+    the results are the same, byte for byte in the file. With ``out``, outcomes stream to
+    that Parquet file (bands beside it) as blocks finish; ``out`` is checked before anything
+    runs (it must not be one of ``inputs``, the files the run was read from, nor anything but
+    a regular file in a writable folder), and so is the memory the run needs
+    (:mod:`siege.run.budget`). On KeyboardInterrupt (or :class:`~siege.errors.Interrupted`,
+    a signal), or a block that fails (:class:`RunError`), the running blocks are abandoned,
+    the finished ones are written to ``out`` marked partial, and the exception raised; a run
+    stopped before any block finished leaves ``out`` as it was. ``progress(done, total)`` is
+    called as replications complete.
     """
     if engine not in ENGINES:
         raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
@@ -113,18 +120,29 @@ def simulate(
         raise ValueError("give an executor or a scheduler, not both")
     total = scenario.simulation.replications
     granularity = STREAM_BLOCK if engine == "batch" else 1
-    if executor is not None:
-        size = block_size or default_block_size(engine, total, executor.workers)
-        blocks = plan_blocks(total, size, granularity, executor.workers)
-        return _run(scenario, engine, blocks, executor, out, progress)
-    size = block_size or default_block_size(engine, total, workers)
-    blocks = plan_blocks(total, size, granularity, workers)
-    built = (
-        DaskExecutor(scheduler) if scheduler is not None
-        else local_executor(min(workers, len(blocks)))
-    )
-    with built:
-        return _run(scenario, engine, blocks, built, out, progress)
+    if executor is None and scheduler is not None:
+        check_address(scheduler)
+    n_workers = executor.workers if executor is not None else workers
+    size = block_size or default_block_size(engine, total, n_workers)
+    blocks = plan_blocks(total, size, granularity, n_workers)
+    local = executor.local if executor is not None else scheduler is None
+    largest = max(n for _, n in blocks)
+    check_memory(estimate_memory(scenario, block_size=largest,
+                                 local_blocks=min(n_workers, len(blocks)) if local else 0))
+    writer = ResultsWriter(out, scenario, engine, inputs=inputs) if out is not None else None
+    try:
+        if executor is not None:
+            return _run(scenario, engine, blocks, executor, writer, progress)
+        built = (
+            DaskExecutor(scheduler) if scheduler is not None
+            else local_executor(min(workers, len(blocks)))
+        )
+        with built:
+            return _run(scenario, engine, blocks, built, writer, progress)
+    except BaseException:
+        if writer is not None:
+            writer.discard()  # nothing of it was kept (a cluster that could not be reached)
+        raise
 
 
 def _run(
@@ -132,29 +150,27 @@ def _run(
     engine: str,
     blocks: list[tuple[int, int]],
     executor: Executor,
-    out: str | Path | None,
+    writer: ResultsWriter | None,
     progress: ProgressCallback | None,
 ) -> SimulationResult:
     """Run ``blocks`` on ``executor``, filling the outcome arrays and the file as they finish."""
     total = scenario.simulation.replications
     bands = empty_bands(scenario)
-    writer = ResultsWriter(out, scenario, engine) if out is not None else None
     # outcome columns are filled in place as blocks arrive (memory: the final arrays only)
     columns = {c: np.full(total, np.nan) for c in computed_columns(build_params(scenario))}
     reason = np.full(total, -1, dtype=np.int8)
     done = 0
-    partial = True
     tasks = (BlockTask(scenario, first, n, engine) for first, n in blocks)
     try:
         with closing(executor.run(tasks)) as finished:
             for task, block in finished:
                 if isinstance(block, BlockFailure):
-                    kept = " in the results file, marked partial" if writer is not None else ""
-                    raise RunError(f"{task.describe()} failed: {block.error}; stopping "
-                                   f"(finished blocks are kept{kept})")
-                bands.add(block)
-                if writer is not None:
-                    writer.add(block)
+                    raise RunError(f"{task.describe()} failed: {block.error}; stopping"
+                                   + _kept(writer, done))
+                with deferred_signals():  # a block is in the bands and the file, or not
+                    bands.add(block)
+                    if writer is not None:
+                        writer.add(block)
                 rows = slice(block.first, block.first + block.n)
                 reason[rows] = block.reason
                 for c, values in block.columns.items():
@@ -162,22 +178,33 @@ def _run(
                 done += block.n
                 if progress is not None:
                     progress(done, total)
-        partial = False
-    finally:
+        if done != total:  # pragma: no cover - an executor that lost blocks without a word
+            raise RunError(f"the executor returned {done:,} of {total:,} replications")
+    except BaseException:  # stopped (Ctrl-C, a signal) or failed: keep the finished blocks
         if writer is not None:
-            writer.close(bands, partial=partial)
-    finished_rows = reason >= 0
-    if not finished_rows.all():  # an interrupted run keeps the blocks that finished
-        columns = {c: v[finished_rows] for c, v in columns.items()}
+            with deferred_signals():
+                writer.close(bands, partial=True)
+        raise
+    with deferred_signals():
+        written = writer is not None and writer.close(bands, partial=False)
     # end reasons as references to five shared strings (8 bytes each), not fixed-width text
     names = np.array(END_REASONS, dtype=object)
     return SimulationResult(
         scenario=scenario,
         engine=engine,
-        replication=np.flatnonzero(finished_rows).astype(np.int64),
-        end_reason=names[reason[finished_rows].astype(np.intp)],
+        replication=np.arange(total, dtype=np.int64),
+        end_reason=names[reason.astype(np.intp)],
         columns=columns,
         bands=bands,
-        partial=partial,
-        out=Path(out) if out is not None else None,
+        partial=False,
+        out=writer.path if written and writer is not None else None,
     )
+
+
+def _kept(writer: ResultsWriter | None, done: int) -> str:
+    """What a stopped run leaves in its results file, for the error message."""
+    if writer is None:
+        return ""
+    if done == 0:
+        return f" (no block had finished: {writer.path} is left as it was)"
+    return " (finished blocks are kept in the results file, marked partial)"

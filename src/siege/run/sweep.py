@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -32,12 +33,14 @@ import numpy as np
 from siege.errors import ScenarioError, SweepError
 from siege.rng import STREAM_BLOCK
 from siege.run.blocks import SMALL_BLOCK_SIZE, plan_blocks
+from siege.run.budget import check_memory, estimate_memory
 from siege.run.design import DESIGN_METHODS, SCALES, Design, Parameter, make_design
 from siege.run.executors import BlockFailure, BlockTask, Executor
 from siege.scenario import Scenario, load_scenario
 from siege.scenario.paths import KeyedError, resolve_path, thaw
 from siege.scenario.read import read_toml
 
+log = logging.getLogger(__name__)
 MAX_POINTS = 100_000  # points in one sweep: each is a scenario in memory and a folder of files
 DESIGN_SEED_KEY = 0x5EED  # spawn key of the design's seed when the file does not give one
 
@@ -376,6 +379,7 @@ class SweepOutcome:
     blocks_run: int
     wall_s: float
     failures: dict[int, str]
+    repaired: list[str] = field(default_factory=list)  # damage found and run again
 
 
 def run_sweep(
@@ -391,10 +395,21 @@ def run_sweep(
     block is written to the store as it finishes. A point whose block fails (it raised, or
     its worker died again after a retry: see :mod:`siege.run.executors`) is recorded as failed
     with its error and the other points go on; a rerun with ``--resume`` runs it again.
-    Points already complete in the store (an earlier, interrupted run) are not run again.
+    Points already complete in the store (an earlier, interrupted run) are not run again,
+    once the store has checked them (damaged files are run again: ``repaired``, also
+    logged as warnings). The memory the run needs is checked first
+    (:mod:`siege.run.budget`).
     """
     start = time.perf_counter()
     points = point_scenarios(sweep, design(sweep))
+    longest = max(points, key=lambda p: p.scenario.simulation.whole_days).scenario
+    check_memory(estimate_memory(
+        longest, block_size=sweep.block_size, outcome_table=False,
+        local_blocks=executor.workers if executor.local else 0,
+    ))
+    repaired = store.repair(points)
+    for line in repaired:
+        log.warning("%s", line)
     blocks = plan_blocks(sweep.replications, sweep.block_size)
     remaining: dict[int, int] = {}
     already = 0
@@ -442,4 +457,5 @@ def run_sweep(
     return SweepOutcome(
         points=len(points), done=done_points, failed=len(failures), already_done=already,
         blocks_run=len(tasks), wall_s=time.perf_counter() - start, failures=failures,
+        repaired=repaired,
     )

@@ -1,0 +1,71 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C, so that a batch scheduler's stop keeps finished work.
+
+Slurm, Kubernetes and systemd stop a job with SIGTERM (a closed terminal sends SIGHUP); by
+default either ends Python at once, losing the blocks that had finished. While
+:func:`stop_signals_interrupt` is active, the first of them raises
+:class:`~siege.errors.Interrupted` (a ``KeyboardInterrupt``) in the main thread instead, so
+the same code that keeps a Ctrl-C'd run's results (a partial results file, a resumable sweep
+store) runs; further ones are ignored while it does. :func:`deferred_signals` holds these
+signals and Ctrl-C back while a step that must not be cut in the middle runs (adding a block
+to the bands and the results file), and acts on them when it ends.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from siege.errors import Interrupted
+
+SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+HELD = (signal.SIGINT, *SIGNALS)
+
+
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While active (in the main thread), SIGTERM and SIGHUP raise :class:`Interrupted`
+    once; the previous handlers come back on leaving. Elsewhere than the main thread, where
+    Python cannot install handlers, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:  # the first one stops the run; the rest wait for it to stop
+            stopping = True
+            raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, stop) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP while the block runs; the first that arrived meanwhile
+    is raised again at its end, for the handlers in place before (a KeyboardInterrupt, an
+    :class:`Interrupted`, or the default action). Outside the main thread: nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in HELD}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            signal.raise_signal(held[0])
