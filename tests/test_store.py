@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from siege.run.store_read import open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
 from conftest import files_of
+from conftest import run_cli as here
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -213,3 +216,157 @@ def test_compare_reads_store_points_by_either_path_with_their_bands(store: Path)
     proc = run_cli("compare", str(store / "point=0"), str(store / "outcomes" / "point=1"), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["variants"][0]["label"] == "point=0"
+
+
+# ------------------------------------------------------------------------------------------
+# faults: one writer at a time, damaged and foreign files
+
+
+def copy_of(store: Path, tmp_path: Path) -> Path:
+    shutil.copytree(store, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def sweep_file(store: Path) -> str:
+    return json.loads((store / "manifest.json").read_text())["sweep_file"]
+
+
+@pytest.mark.slow
+def test_a_second_writer_is_refused_naming_the_first(store: Path, tmp_path: Path) -> None:
+    """Two real `--resume` runs at once on one store: the second is refused; the first ends
+    with the store an undisturbed run writes."""
+    target = tmp_path / "store"
+    target.mkdir()  # an empty folder: --resume starts the sweep
+    first = subprocess.Popen([sys.executable, "-m", "siege", "sweep", sweep_file(store),
+                              "--out", str(target), "--resume", "--workers", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (target / ".lock").is_file() or not (target / ".lock").read_text():
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    second = run_cli("sweep", sweep_file(store), "--out", str(target), "--resume")
+    _, stderr = first.communicate(timeout=180)
+    assert first.returncode == 0, stderr
+    assert second.returncode == 2
+    assert second.stderr == (
+        f"error: {target}: the sweep store is being written by siege pid {first.pid} on host "
+        f"{socket.gethostname()}; one run writes a store at a time: wait for it to finish (or "
+        "stop it), then use --resume\n")
+    assert files_of(target) == files_of(store)
+    assert (target / ".lock").read_text() == ""  # released
+
+
+@pytest.mark.slow
+def test_resume_runs_a_truncated_part_of_a_finished_point_again(
+    store: Path, tmp_path: Path
+) -> None:
+    copy = copy_of(store, tmp_path)
+    part = copy / "outcomes" / "point=1" / "part-0000000000.parquet"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    check = here("store", "check", str(copy))
+    assert check.returncode == 1
+    assert "damaged: point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in (
+        check.stdout)
+    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert ("point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in proc.stderr
+            and "running the point again" in proc.stderr)
+    assert "1 blocks run" not in proc.stderr and "2 blocks run" in proc.stderr
+    assert files_of(copy) == files_of(store)
+    assert here("store", "check", str(copy)).returncode == 0
+
+
+@pytest.mark.slow
+def test_resume_runs_a_block_with_garbage_histograms_again(store: Path, tmp_path: Path) -> None:
+    """An unfinished point: its first block written, the histograms then overwritten."""
+    from siege.run.executors import BlockTask, run_task
+
+    sweep = load_sweep(sweep_file(store))
+    points = point_scenarios(sweep, design(sweep))
+    root = tmp_path / "store"
+    with DirectoryStore.create(root, sweep) as started:
+        started.write_block(points[0], run_task(BlockTask(points[0].scenario, 0, 4096,
+                                                          point=0)))
+    pending = root / ".pending" / "point=0" / "bands-0000000000.npz"
+    pending.write_bytes(b"garbage")
+    check = here("store", "check", str(root))
+    assert check.returncode == 1 and ".pending/point=0/bands-0000000000.npz: damaged" in (
+        check.stdout)
+    proc = run_cli("sweep", sweep_file(store), "--out", str(root), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert ("point 0: .pending/point=0/bands-0000000000.npz: damaged (SHA-256" in proc.stderr
+            and "running that block again" in proc.stderr)
+    assert files_of(root) == files_of(store)
+
+
+@pytest.mark.slow
+def test_a_part_copied_from_another_point_is_found_and_run_again(
+    store: Path, tmp_path: Path
+) -> None:
+    copy = copy_of(store, tmp_path)
+    name = "part-0000000000.parquet"
+    shutil.copy(copy / "outcomes" / "point=0" / name, copy / "outcomes" / "point=2" / name)
+    assert here("compare", str(copy / "point=2")).returncode == 2
+    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    assert proc.returncode == 0 and f"point 2: outcomes/point=2/{name}: damaged" in proc.stderr
+    assert files_of(copy) == files_of(store)
+
+
+def test_a_stray_copy_is_never_counted_and_check_lists_it(store: Path, tmp_path: Path) -> None:
+    copy = copy_of(store, tmp_path)
+    stray = copy / "outcomes" / "point=0" / "part-0000000000 (1).parquet"
+    shutil.copy(copy / "outcomes" / "point=0" / "part-0000000000.parquet", stray)
+    check = here("store", "check", str(copy))
+    assert check.returncode == 1
+    assert ("not written by siege (ignored by siege, read by other Parquet readers of "
+            "outcomes/): outcomes/point=0/part-0000000000 (1).parquet") in check.stdout
+    proc = here("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    assert proc.returncode == 0 and "0 blocks run" in proc.stderr
+    summary = pq.read_table(copy / "summary.parquet").column("replications").to_pylist()
+    assert summary == [4200, 4200, 4200]
+    compared = json.loads(here("compare", str(copy / "point=0"), "--json").stdout)
+    assert compared["variants"][0]["replications"] == 4200
+    assert read_outcomes(copy).num_rows == 3 * 4200
+    stray.unlink()
+    assert files_of(copy) == files_of(store)
+
+
+def test_readers_of_a_damaged_store_say_what_is_damaged(store: Path, tmp_path: Path) -> None:
+    copy = copy_of(store, tmp_path)
+    bands = copy / "bands" / "point=1" / "bands.parquet"
+    bands.write_bytes(b"PAR1 not really")
+    proc = here("compare", str(copy / "point=1"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {copy / 'point=1'}: sweep store point damaged: "
+                                  "bands/point=1/bands.parquet: damaged (SHA-256")
+    (copy / "summary.parquet").write_bytes(b"nonsense")
+    proc = here("sensitivity", str(copy))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {copy / 'summary.parquet'}: damaged (")
+    assert "--out STORE --resume` runs again what is damaged" in proc.stderr
+
+
+def test_store_check_exit_status(store: Path, tmp_path: Path) -> None:
+    proc = here("store", "check", str(store))
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout == f"{store}: 3 points, 3 finished, 3 started; intact\n"
+    assert here("store", "check", str(tmp_path)).returncode == 2  # not a store
+    copy = copy_of(store, tmp_path)
+    (copy / "ledger" / "point=0.json").write_text("{")
+    proc = here("store", "check", str(copy))
+    assert proc.returncode == 1 and "damaged: point 0: ledger/point=0.json: unreadable" in (
+        proc.stdout)
+
+
+def test_resume_of_a_missing_folder_says_so(store: Path, tmp_path: Path) -> None:
+    proc = here("sweep", sweep_file(store), "--out", str(tmp_path / "nope"), "--resume")
+    assert proc.returncode == 2
+    assert "no such folder, so there is no sweep to resume; leave out --resume" in proc.stderr
+
+
+def test_sensitivity_writes_json_for_a_json_name(store: Path, tmp_path: Path) -> None:
+    copy = copy_of(store, tmp_path)
+    proc = here("sensitivity", str(copy), "-o", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert rows and {"measure", "parameter", "method", "estimate"} <= set(rows[0])

@@ -65,10 +65,6 @@ class StoreBusyError(SweepError):
     """A sweep store is being written by another process (which holds its lock)."""
 
 
-class StoreDamageError(SweepError):
-    """A sweep store's files differ from what was recorded when they were written."""
-
-
 class CompareError(SiegeError):
     """Result sets that cannot be compared, drawn or reported, or a bad argument of those.
 

@@ -168,13 +168,14 @@ class ResultsWriter:
         self, path: str | Path, scenario: Scenario, engine: str, *,
         inputs: tuple[str | Path, ...] = (),
     ) -> None:
-        self.path = check_target(path, inputs)
-        self.bands_path = check_target(bands_path(path), inputs)
-        for target in (self.path, self.bands_path):
-            _refuse_other_files(target)
+        self.path = Path(path)  # as given, for messages
+        self.bands_path = bands_path(path)
+        self._targets = [check_target(p, inputs) for p in (self.path, self.bands_path)]
+        for target, given in zip(self._targets, (self.path, self.bands_path), strict=True):
+            _refuse_other_files(target, given)
         self.scenario = scenario
         self.engine = engine
-        self.tmp = temporary_path(self.path)
+        self.tmp = temporary_path(self._targets[0])
         try:
             self._sink: pa.NativeFile | None = pa.OSFile(str(self.tmp), "wb")
         except OSError as exc:
@@ -237,7 +238,7 @@ class ResultsWriter:
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
         )
-        bands_tmp = temporary_path(self.bands_path)
+        bands_tmp = temporary_path(self._targets[1])
         writing = self.path
         try:
             assert self._writer is not None
@@ -247,8 +248,8 @@ class ResultsWriter:
             writing = self.bands_path
             pq.write_table(bands.table().replace_schema_metadata(bmeta), bands_tmp,
                            compression="zstd")
-            commit(self.tmp, self.path)
-            commit(bands_tmp, self.bands_path)
+            commit(self.tmp, self._targets[0])
+            commit(bands_tmp, self._targets[1])
         except OSError as exc:
             bands_tmp.unlink(missing_ok=True)
             self.discard()
@@ -266,18 +267,18 @@ class ResultsWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def _refuse_other_files(path: Path) -> None:
+def _refuse_other_files(path: Path, given: Path) -> None:
     """Refuse to replace a file that is not Parquet (a scenario, a notebook...): results
-    replace only results."""
+    replace only results. ``given``: the path as the user wrote it."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise write_error(path, exc) from None
+        raise write_error(given, exc) from None
     if head and head != b"PAR1":
-        raise OutputError(f"{path}: exists and is not a Parquet file; refusing to replace it "
+        raise OutputError(f"{given}: exists and is not a Parquet file; refusing to replace it "
                           "with results (choose another --out, or remove it first)")
 
 

@@ -184,7 +184,7 @@ def _ledger_files(folder: Path) -> list[Path] | None:
                            f"`siege store check {root}` lists the damage, `siege sweep "
                            "SWEEP --out STORE --resume` runs it again")
     files = [part_path(root, point, first) for first in sorted(ledger.blocks)]
-    return files + [bands_file(root, point)] if ledger.finished else files
+    return [*files, bands_file(root, point)] if ledger.finished else files
 
 
 def _read_point(folder: Path) -> tuple[pa.Table, pa.Table | None, dict[str, str]]:
