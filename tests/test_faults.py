@@ -261,8 +261,8 @@ def test_sigterm_and_sighup_keep_the_finished_blocks_like_ctrl_c(
     proc = start("simulate", str(Path(__file__).parents[1] / "scenarios" / "bakhmut.toml"),
                  "-n", "400000", "-w", "2", "--block-size", "4096", "--out", str(out))
     try:
-        wait_for(lambda: (tmp_path / ".r.parquet.tmp").is_file()
-                 and (tmp_path / ".r.parquet.tmp").stat().st_size > 0)
+        wait_for(lambda: (tmp_path / ".r.parquet.tmp").is_file()  # a row group written
+                 and (tmp_path / ".r.parquet.tmp").stat().st_size > 100_000)
         workers = workers_of(proc.pid)
         os.killpg(proc.pid, signum)  # the whole group, as Slurm or systemd do
         _, stderr = proc.communicate(timeout=60)
@@ -275,6 +275,27 @@ def test_sigterm_and_sighup_keep_the_finished_blocks_like_ctrl_c(
     assert result.partial and 0 < result.outcomes.num_rows < 400000
     assert litter(tmp_path) == []
     wait_for(lambda: not any(alive(w) for w in workers), timeout=10)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_before_any_block_finished_leaves_out_as_it_was(
+    small: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.parquet"
+    assert run_cli("simulate", str(small), "-n", "256", "--out", str(out)).returncode == 0
+    before = {p.name: sha(p) for p in tmp_path.glob("r*.parquet")}
+    proc = start("simulate", str(Path(__file__).parents[1] / "scenarios" / "bakhmut.toml"),
+                 "-n", "400000", "-w", "2", "--out", str(out))
+    try:
+        wait_for(lambda: (tmp_path / ".r.parquet.tmp").is_file())  # checked, opened: running
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and stderr == "stopped by SIGTERM\n", stderr
+    assert {p.name: sha(p) for p in tmp_path.glob("r*.parquet")} == before
+    assert litter(tmp_path) == []
 
 
 @pytest.mark.slow

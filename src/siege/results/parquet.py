@@ -176,11 +176,17 @@ class ResultsWriter:
         self.scenario = scenario
         self.engine = engine
         self.tmp = temporary_path(self._targets[0])
-        try:
-            self._sink: pa.NativeFile | None = pa.OSFile(str(self.tmp), "wb")
-        except OSError as exc:
-            raise write_error(self.path, exc) from None
+        self._sink: pa.NativeFile | None = None
         self._writer: pq.ParquetWriter | None = None
+        try:
+            self._sink = pa.OSFile(str(self.tmp), "wb")
+            # no Arrow schema in the footer (the plain Parquet types read back the same), so
+            # the provenance added at close is what readers see as the schema's metadata
+            self._writer = pq.ParquetWriter(self._sink, outcome_schema(scenario),
+                                            compression="zstd", store_schema=False)
+        except OSError as exc:
+            self.discard()
+            raise write_error(self.path, exc) from None
         self._pending: dict[int, pa.Table] = {}  # blocks that finished ahead of their turn
         self._buffer: list[pa.Table] = []  # rows in order, not yet a whole row group
         self._next = 0
@@ -209,14 +215,8 @@ class ResultsWriter:
         self._buffer = [rows.slice(whole)] if whole < buffered else []
 
     def _write(self, table: pa.Table) -> None:
-        assert self._sink is not None, "the writer was closed"
+        assert self._writer is not None, "the writer was closed"
         try:
-            if self._writer is None:
-                # no Arrow schema in the footer (the plain Parquet types read back the same),
-                # so the provenance added at close is what readers see as the schema's metadata
-                self._writer = pq.ParquetWriter(
-                    self._sink, table.schema, compression="zstd", store_schema=False
-                )
             self._writer.write_table(table)
         except OSError as exc:
             self.discard()
@@ -226,7 +226,8 @@ class ResultsWriter:
         """Finish the results file (provenance in its footer, no rewrite) and its bands file,
         and rename both into place; True if written. A partial run with no finished block
         is discarded (the target is left as it was), as is a writer that failed."""
-        if self._sink is None or (partial and self.completed == 0):
+        writer, sink = self._writer, self._sink
+        if writer is None or sink is None or (partial and self.completed == 0):
             self.discard()
             return False
         self._write_groups(final=True)
@@ -241,10 +242,9 @@ class ResultsWriter:
         bands_tmp = temporary_path(self._targets[1])
         writing = self.path
         try:
-            assert self._writer is not None
-            self._writer.add_key_value_metadata(meta)
-            self._writer.close()
-            self._sink.close()
+            writer.add_key_value_metadata(meta)
+            writer.close()
+            sink.close()
             writing = self.bands_path
             pq.write_table(bands.table().replace_schema_metadata(bmeta), bands_tmp,
                            compression="zstd")
@@ -255,11 +255,16 @@ class ResultsWriter:
             self.discard()
             raise write_error(writing, exc) from None
         finally:
-            self._sink = None
+            self._writer = self._sink = None
         return True
 
     def discard(self) -> None:
         """Give up the file: close and remove the temporary file; the target is untouched."""
+        if self._writer is not None:
+            with contextlib.suppress(OSError):  # a full disk: the footer cannot be written
+                self._writer.close()
+            self._writer.is_open = False  # not to be closed again when collected
+            self._writer = None
         if self._sink is not None:
             with contextlib.suppress(OSError):
                 self._sink.close()
