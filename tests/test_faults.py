@@ -252,6 +252,18 @@ def wait_for(condition, timeout: float = 120.0) -> None:  # type: ignore[no-unty
         time.sleep(0.05)
 
 
+def stop_group(proc: subprocess.Popen[str], ready, signum: int) -> str:  # type: ignore[no-untyped-def]
+    """Once ``ready()``, send ``signum`` to the whole process group of ``proc`` (as Slurm or
+    systemd do) and wait for it to end; its stderr."""
+    try:
+        wait_for(ready)
+        os.killpg(proc.pid, signum)
+        return proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_keep_the_finished_blocks_like_ctrl_c(
@@ -260,15 +272,14 @@ def test_sigterm_and_sighup_keep_the_finished_blocks_like_ctrl_c(
     out = tmp_path / "r.parquet"
     proc = start("simulate", str(Path(__file__).parents[1] / "scenarios" / "bakhmut.toml"),
                  "-n", "400000", "-w", "2", "--block-size", "4096", "--out", str(out))
-    try:
-        wait_for(lambda: (tmp_path / ".r.parquet.tmp").is_file()  # a row group written
-                 and (tmp_path / ".r.parquet.tmp").stat().st_size > 100_000)
-        workers = workers_of(proc.pid)
-        os.killpg(proc.pid, signum)  # the whole group, as Slurm or systemd do
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    tmp = tmp_path / ".r.parquet.tmp"
+    workers: list[int] = []
+
+    def ready() -> bool:  # a row group written, the workers known
+        workers[:] = workers_of(proc.pid)
+        return tmp.is_file() and tmp.stat().st_size > 100_000
+
+    stderr = stop_group(proc, ready, signum)
     assert proc.returncode == 128 + signum, stderr
     assert stderr == f"stopped by {signum.name}\n"  # quiet workers: no BrokenPipe tracebacks
     result = read_results(out)
@@ -286,13 +297,8 @@ def test_a_run_stopped_before_any_block_finished_leaves_out_as_it_was(
     before = {p.name: sha(p) for p in tmp_path.glob("r*.parquet")}
     proc = start("simulate", str(Path(__file__).parents[1] / "scenarios" / "bakhmut.toml"),
                  "-n", "400000", "-w", "2", "--out", str(out))
-    try:
-        wait_for(lambda: (tmp_path / ".r.parquet.tmp").is_file())  # checked, opened: running
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # the target checked and its temporary file opened: the run has started
+    stderr = stop_group(proc, (tmp_path / ".r.parquet.tmp").is_file, signal.SIGTERM)
     assert proc.returncode == 143 and stderr == "stopped by SIGTERM\n", stderr
     assert {p.name: sha(p) for p in tmp_path.glob("r*.parquet")} == before
     assert litter(tmp_path) == []
@@ -311,13 +317,7 @@ def test_sigterm_to_a_sweep_leaves_a_store_that_resume_finishes(tmp_path: Path) 
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     assert run_cli("sweep", str(sweep), "--out", str(whole), "-w", "1").returncode == 0
     proc = start("sweep", str(sweep), "--out", str(stopped), "-w", "2")
-    try:
-        wait_for(lambda: any(stopped.glob("ledger/point=*.json")))
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stderr = stop_group(proc, lambda: any(stopped.glob("ledger/point=*.json")), signal.SIGTERM)
     assert proc.returncode == 143 and stderr == "stopped by SIGTERM\n", stderr
     assert len(list(stopped.glob("bands/*/bands.parquet"))) < 6
     resumed = run_cli("sweep", str(sweep), "--out", str(stopped), "--resume")

@@ -318,7 +318,7 @@ def test_a_stray_copy_is_never_counted_and_check_lists_it(store: Path, tmp_path:
     shutil.copy(copy / "outcomes" / "point=0" / "part-0000000000.parquet", stray)
     check = here("store", "check", str(copy))
     assert check.returncode == 1
-    assert ("not written by siege (ignored by siege, read by other Parquet readers of "
+    assert ("not in the ledger (ignored by siege; read by other Parquet readers of "
             "outcomes/): outcomes/point=0/part-0000000000 (1).parquet") in check.stdout
     proc = here("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and "0 blocks run" in proc.stderr

@@ -565,8 +565,9 @@ def store_check(
     store: Annotated[Path, typer.Argument(help="Sweep store (folder).", show_default=False)],
 ) -> None:
     """Check a sweep store's files against its ledger (checksums, rows, blocks) without
-    running anything. Exit status 0: intact; 1: damaged, or holding files it did not write
-    (`siege sweep --resume` runs damaged blocks again; remove the others); 2: not a store."""
+    running anything. Exit status 0: intact; 1: damaged, or holding files its ledger does not
+    list (`siege sweep --resume` runs damaged blocks again; remove the others, copies or the
+    unrecorded blocks of a killed run); 2: not a store."""
     from siege.run.store_read import check_store
 
     with user_errors():
@@ -574,12 +575,12 @@ def store_check(
     for line in found.damage:
         out_console.print(f"damaged: {line}")
     for line in found.foreign:
-        out_console.print(f"not written by siege (ignored by siege, read by other Parquet "
-                          f"readers of outcomes/): {line}")
+        out_console.print(f"not in the ledger (ignored by siege; read by other Parquet readers "
+                          f"of outcomes/): {line}")
     out_console.print(
         f"{store}: {found.points} points, {found.finished} finished, {found.started} started; "
         + ("intact" if found.intact else
-           f"{len(found.damage)} damaged, {len(found.foreign)} files not written by siege")
+           f"{len(found.damage)} damaged, {len(found.foreign)} files not in the ledger")
     )
     if not found.intact:
         raise typer.Exit(1)

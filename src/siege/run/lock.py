@@ -17,6 +17,7 @@ import weakref
 from pathlib import Path
 
 from siege.errors import StoreBusyError
+from siege.files import write_error
 
 LOCK_NAME = ".lock"
 
@@ -36,7 +37,10 @@ class StoreLock:
 
     def __init__(self, root: Path) -> None:
         path = root / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only store, a lock file one may not open
+            raise write_error(path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

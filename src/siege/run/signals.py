@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -25,13 +25,25 @@ HELD = (signal.SIGINT, *SIGNALS)
 
 
 @contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """While active (in the main thread), SIGTERM and SIGHUP raise :class:`Interrupted`
-    once; the previous handlers come back on leaving. Elsewhere than the main thread, where
-    Python cannot install handlers, it does nothing."""
+def _handling(signums: tuple[signal.Signals, ...], handler: Callable[[int, FrameType | None], None]
+              ) -> Iterator[None]:
+    """``handler`` for ``signums`` while active, the previous handlers back after; nothing
+    outside the main thread, where Python cannot install handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While active (in the main thread), SIGTERM and SIGHUP raise :class:`Interrupted`
+    once; the previous handlers come back on leaving."""
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -40,32 +52,23 @@ def stop_signals_interrupt() -> Iterator[None]:
             stopping = True
             raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, stop) for s in SIGNALS}
-    try:
+    with _handling(SIGNALS, stop):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP while the block runs; the first that arrived meanwhile
-    is raised again at its end, for the handlers in place before (a KeyboardInterrupt, an
-    :class:`Interrupted`, or the default action). Outside the main thread: nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """Hold SIGINT, SIGTERM and SIGHUP while the block runs (in the main thread); the first
+    that arrived meanwhile is raised again at its end, for the handlers in place before (a
+    KeyboardInterrupt, an :class:`Interrupted`, or the default action)."""
     held: list[int] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
         held.append(signum)
 
-    previous = {s: signal.signal(s, hold) for s in HELD}
     try:
-        yield
+        with _handling(HELD, hold):
+            yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         if held:
             signal.raise_signal(held[0])

@@ -39,7 +39,7 @@ Layout (``<id>`` is the point number, 0-based, as in ``design.parquet``)::
 ``polars.read_parquet(f"{STORE}/outcomes/**/*.parquet", hive_partitioning=True)`` and DuckDB's
 ``read_parquet('STORE/outcomes/*/*.parquet', hive_partitioning = true)`` each read every point
 in one call, with a ``point`` column (those readers read every file there: ``siege store
-check`` lists any the store did not write). Every file is written to a hidden temporary name
+check`` lists any its ledger does not list). Every file is written to a hidden temporary name
 and renamed into place, so a killed run leaves only whole files; a block counts as finished
 when the ledger lists it, and siege reads only the files the ledger lists. ``--resume``
 checks every listed file against its checksum first and runs again what is damaged or

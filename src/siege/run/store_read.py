@@ -117,7 +117,8 @@ def read_outcomes(path: str | Path) -> pa.Table:
 @dataclass
 class StoreCheck:
     """What ``siege store check`` found: points finished and started, damage (files that
-    differ from the ledger, or are missing), and files the store did not write."""
+    differ from the ledger, or are missing), and files in ``outcomes/`` the ledger does not
+    list (``foreign``: copies, strays, a killed run's unrecorded block)."""
 
     root: Path
     points: int
