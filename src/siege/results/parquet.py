@@ -15,6 +15,7 @@ interrupted), ``siege.kind`` ("outcomes" or "bands").
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,10 +155,17 @@ class ResultsWriter:
     finished block on disk.
     """
 
-    def __init__(self, path: str | Path, scenario: Scenario, engine: str) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        scenario: Scenario,
+        engine: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.scenario = scenario
         self.engine = engine
+        self.metadata = {k: v for k, v in (metadata or {}).items() if k.startswith("siege.")}
         if self.path.parent and not self.path.parent.exists():
             raise ResultsError(f"{self.path}: folder {self.path.parent} does not exist")
         self.tmp = self.path.with_name(self.path.name + ".inprogress")
@@ -191,7 +199,7 @@ class ResultsWriter:
             self._write(self._pending.pop(first))
         meta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="outcomes"
-        )
+        ) | self.metadata
         if self._writer is not None:
             self._writer.add_key_value_metadata(meta)
             self._writer.close()
@@ -201,7 +209,7 @@ class ResultsWriter:
             atomic_write_table(self.path, empty.replace_schema_metadata(meta))
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
-        )
+        ) | self.metadata
         atomic_write_table(bands_path(self.path), bands.table().replace_schema_metadata(bmeta),
                            compression="zstd")
 

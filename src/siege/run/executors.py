@@ -38,7 +38,7 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Protocol
 
-from siege.engines import run_block
+from siege.engines import BlockInputs, run_block
 from siege.errors import RunError
 from siege.results.block import BlockResult
 from siege.run.allocator import block_allocator
@@ -52,13 +52,15 @@ BLOCK_RETRIES = 1  # times a block whose worker died is run again before it is r
 @dataclass(frozen=True)
 class BlockTask:
     """Replications ``[first, first + n)`` of ``scenario`` run by ``engine``; ``point`` is
-    the sweep point the block belongs to (None outside a sweep)."""
+    the sweep point the block belongs to (None outside a sweep); ``inputs``, values of scenario
+    paths per replication of the block and probes to record (calibration, posterior draws)."""
 
     scenario: Scenario
     first: int
     n: int
     engine: str = "batch"
     point: int | None = None
+    inputs: BlockInputs | None = None
 
     def describe(self) -> str:
         """The block in words, for messages: ``replications 0..4095 of point 3``."""
@@ -81,7 +83,7 @@ def run_task(task: BlockTask) -> BlockResult:
     allocator's thresholds raised for the block where the host pinned them low (Dask's
     nanny does: see :mod:`siege.run.allocator`)."""
     with block_allocator():
-        return run_block(task.engine, task.scenario, task.first, task.n)
+        return run_block(task.engine, task.scenario, task.first, task.n, task.inputs)
 
 
 def attempt(task: BlockTask) -> BlockResult | BlockFailure:

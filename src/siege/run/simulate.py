@@ -9,7 +9,7 @@ size, the executor or the number of workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.engines import ENGINES
+from siege.engines import ENGINES, BlockInputs
 from siege.errors import RunError, ScenarioError
 from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
@@ -29,6 +29,7 @@ from siege.run.blocks import default_block_size, empty_bands, plan_blocks
 from siege.run.dask import DaskExecutor
 from siege.run.executors import BlockFailure, BlockTask, Executor, local_executor
 from siege.scenario import Scenario, build_params
+from siege.scenario.compile import build_varied_params
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -83,6 +84,8 @@ def simulate(
     progress: ProgressCallback | None = None,
     scheduler: str | None = None,
     executor: Executor | None = None,
+    values: Mapping[str, NDArray[np.float64]] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
@@ -95,7 +98,9 @@ def simulate(
     it) as blocks finish. On KeyboardInterrupt, or a block that fails (:class:`RunError`), the
     running blocks are abandoned, the file is closed with the finished blocks and marked
     partial, and the exception raised. ``progress(done, total)`` is called as replications
-    complete.
+    complete. ``values`` gives scenario paths one value per replication, ``(replications,)``
+    each (posterior draws: see :func:`siege.scenario.compile.build_varied_params`); the
+    results file's metadata takes the ``siege.*`` keys of ``metadata`` as well.
     """
     if engine not in ENGINES:
         raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
@@ -112,11 +117,13 @@ def simulate(
     if executor is not None and scheduler is not None:
         raise ValueError("give an executor or a scheduler, not both")
     total = scenario.simulation.replications
+    values = dict(values or {})
+    _check_values(scenario, values)
     granularity = STREAM_BLOCK if engine == "batch" else 1
+    run = _Run(scenario, engine, values, metadata or {}, out, progress)
     if executor is not None:
         size = block_size or default_block_size(engine, total, executor.workers)
-        blocks = plan_blocks(total, size, granularity, executor.workers)
-        return _run(scenario, engine, blocks, executor, out, progress)
+        return _run(run, plan_blocks(total, size, granularity, executor.workers), executor)
     size = block_size or default_block_size(engine, total, workers)
     blocks = plan_blocks(total, size, granularity, workers)
     built = (
@@ -124,27 +131,53 @@ def simulate(
         else local_executor(min(workers, len(blocks)))
     )
     with built:
-        return _run(scenario, engine, blocks, built, out, progress)
+        return _run(run, blocks, built)
 
 
-def _run(
-    scenario: Scenario,
-    engine: str,
-    blocks: list[tuple[int, int]],
-    executor: Executor,
-    out: str | Path | None,
-    progress: ProgressCallback | None,
-) -> SimulationResult:
+def _check_values(scenario: Scenario, values: Mapping[str, NDArray[np.float64]]) -> None:
+    """Values per replication must be one per replication, of paths that may take them."""
+    total = scenario.simulation.replications
+    for path, rows in values.items():
+        if np.shape(rows) != (total,):
+            raise ScenarioError(f"{np.size(rows)} values for {total} replications", key=path)
+    try:
+        build_varied_params(scenario, values)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a run is asked for, besides its blocks and executor."""
+
+    scenario: Scenario
+    engine: str
+    values: Mapping[str, NDArray[np.float64]]
+    metadata: Mapping[str, str]
+    out: str | Path | None
+    progress: ProgressCallback | None
+
+    def task(self, first: int, n: int) -> BlockTask:
+        """The block task of replications ``[first, first + n)``, with their values."""
+        inputs = None
+        if self.values:
+            inputs = BlockInputs({p: v[first:first + n] for p, v in self.values.items()})
+        return BlockTask(self.scenario, first, n, self.engine, inputs=inputs)
+
+
+def _run(run: _Run, blocks: list[tuple[int, int]], executor: Executor) -> SimulationResult:
     """Run ``blocks`` on ``executor``, filling the outcome arrays and the file as they finish."""
+    scenario, engine, out, progress = run.scenario, run.engine, run.out, run.progress
     total = scenario.simulation.replications
     bands = empty_bands(scenario)
-    writer = ResultsWriter(out, scenario, engine) if out is not None else None
+    writer = (ResultsWriter(out, scenario, engine, metadata=run.metadata)
+              if out is not None else None)
     # outcome columns are filled in place as blocks arrive (memory: the final arrays only)
     columns = {c: np.full(total, np.nan) for c in computed_columns(build_params(scenario))}
     reason = np.full(total, -1, dtype=np.int8)
     done = 0
     partial = True
-    tasks = (BlockTask(scenario, first, n, engine) for first, n in blocks)
+    tasks = (run.task(first, n) for first, n in blocks)
     try:
         with closing(executor.run(tasks)) as finished:
             for task, block in finished:
