@@ -71,3 +71,9 @@ class CompareError(SiegeError):
 class FitError(SiegeError):
     """A battle record that cannot be fitted (missing column, bad value, days out of order) or
     a bad fit option; the message names the file, row and column where it can."""
+
+
+class CalibrationError(ScenarioError):
+    """A calibration file (its settings, priors or targets) is invalid, or a calibration store
+    is missing, unreadable or made from another calibration; ``file``, ``key`` and ``line``
+    locate the fault where there is one."""
