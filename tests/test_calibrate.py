@@ -22,9 +22,9 @@ from siege.run.executors import InProcessExecutor, LocalExecutor
 from siege.scenario import load_scenario
 from siege.scenario.calibration import load_calibration
 from siege.scenario.render import toml_text
+from test_calibration_file import write_calibration
 
 from conftest import ROOT, files_of, run_cli, scenario_data
-from test_calibration_file import write_calibration
 
 RESULT_FILES = ("generations.parquet", "particles.parquet", "posterior.parquet")
 
