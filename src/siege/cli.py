@@ -711,6 +711,10 @@ def calibrate(
                 store = CalibrationStore.open(check)
                 checked = predictive_check(store, executor, draws=draws, engine=engine,
                                            block_size=block_size)
+        if result is not None and not result.populations:
+            err_console.print(view.stop_line(result), markup=False)
+            err_console.print(f"store: {store.root}", markup=False)
+            return
         summary = posterior_summary(store)
         err_console.print(view.stop_line(result or summary), markup=False)
         out_console.print(view.posterior_table(summary))

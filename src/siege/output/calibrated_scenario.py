@@ -9,7 +9,7 @@ from pathlib import Path
 from siege.analysis.calibrate import PosteriorSummary
 from siege.errors import CalibrationError, ScenarioError
 from siege.files import atomic_write_bytes
-from siege.output.calibration_view import num
+from siege.output.terminal import fmt_value as num
 from siege.scenario import to_toml
 from siege.scenario.patch import set_values
 from siege.scenario.read import read_toml

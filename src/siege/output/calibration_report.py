@@ -14,8 +14,9 @@ from siege.analysis.predictive import PredictiveCheck
 from siege.errors import CalibrationError
 from siege.files import atomic_write_bytes
 from siege.output.calibration_figures import _pyplot, calibration_figures
-from siege.output.calibration_view import num, stop_line
+from siege.output.calibration_view import stop_line
 from siege.output.report import _CSS, _e, _table
+from siege.output.terminal import fmt_value as num
 
 
 def calibration_section(summary: PosteriorSummary, check: PredictiveCheck | None = None,

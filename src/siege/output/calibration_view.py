@@ -3,14 +3,13 @@ correlations and the posterior predictive check."""
 
 from __future__ import annotations
 
-import math
-
 from rich import box
 from rich.table import Table
 
 from siege.analysis.abc import AbcResult, Population
 from siege.analysis.calibrate import PosteriorSummary
 from siege.analysis.predictive import PredictiveCheck
+from siege.output.terminal import fmt_value as num
 
 STOPS = {
     "max_generations": "the last generation allowed (max_generations)",
@@ -25,15 +24,6 @@ STOPS = {
 }
 
 
-def num(x: float) -> str:
-    """A parameter value, 4 significant digits (``–`` for NaN)."""
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
-
-
 def generation_line(p: Population) -> str:
     """``generation 3: tolerance 2.41, acceptance 0.183, ESS 412 of 500, 2,730 proposals``."""
     return (f"generation {p.generation}: tolerance {num(p.tolerance)}, acceptance "
@@ -43,9 +33,10 @@ def generation_line(p: Population) -> str:
 
 def stop_line(result: AbcResult | PosteriorSummary) -> str:
     """Why the run stopped, and how many generations it holds."""
-    populations = result.populations
-    return (f"stopped after generation {populations[-1].generation}: "
-            f"{STOPS.get(result.stopped, result.stopped)}")
+    why = STOPS.get(result.stopped, result.stopped)
+    if not result.populations:
+        return f"stopped before any generation finished: {why}"
+    return f"stopped after generation {result.populations[-1].generation}: {why}"
 
 
 def posterior_table(summary: PosteriorSummary) -> Table:

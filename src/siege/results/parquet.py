@@ -9,7 +9,8 @@ sample trajectories (``kind = "sample"``) in long form.
 Metadata keys (both files): ``siege.scenario`` (resolved scenario, JSON), ``siege.scenario_sha256``,
 ``siege.seed``, ``siege.engine``, ``siege.version``, ``siege.replications`` (requested),
 ``siege.completed`` (replications in the file), ``siege.partial`` ("true" if the run was
-interrupted), ``siege.kind`` ("outcomes" or "bands").
+interrupted), ``siege.kind`` ("outcomes" or "bands"); a run drawing its parameters from a
+calibration's posterior adds ``siege.posterior`` (the store) and ``siege.posterior_sha256``.
 """
 
 from __future__ import annotations

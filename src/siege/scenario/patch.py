@@ -48,13 +48,13 @@ def set_values(text: str, scenario: Scenario, values: Mapping[str, tuple[float, 
     for path, (value, comment) in values.items():
         loc = location(scenario, path)
         key = str(loc[-1])
-        line = find_line(text, loc)
+        line = find_line(text, loc) or 0
         written = re.match(rf"^(\s*){re.escape(key)}\s*=\s*([^#]*?)\s*(#.*)?$",
                            lines[line - 1]) if line else None
         if written:
             old = (written.group(3) or "").lstrip("# ").strip()
             tail = f"{comment} | was {written.group(2).strip()}" + (f": {old}" if old else "")
-            lines[line - 1] = f"{written.group(1)}{key} = {number(value)}  # {tail}"  # type: ignore[operator]
+            lines[line - 1] = f"{written.group(1)}{key} = {number(value)}  # {tail}"
             continue
         header = find_line(text, loc[:-1])
         if header is None or not lines[header - 1].lstrip().startswith("["):
