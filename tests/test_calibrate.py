@@ -88,9 +88,11 @@ def test_particles_do_not_depend_on_the_blocks(tmp_path: Path) -> None:
         simulation={"horizon_days": 32.0})))
     values = np.column_stack([np.linspace(0.01, 0.2, STREAM_BLOCK + 300),
                               np.linspace(0.05, 0.001, STREAM_BLOCK + 300)])
-    one = simulate_particles(cal, values, 11, InProcessExecutor())
-    two = simulate_particles(cal, values, 11, InProcessExecutor(), block_size=STREAM_BLOCK)
+    one = simulate_particles(cal, values, 11, InProcessExecutor(), bands=True)
+    two = simulate_particles(cal, values, 11, InProcessExecutor(), block_size=STREAM_BLOCK,
+                             bands=True)
     assert np.array_equal(one.summaries, two.summaries, equal_nan=True)
+    assert one.bands is not None and two.bands is not None
     assert np.array_equal(one.bands.accumulator.counts, two.bands.accumulator.counts)
 
 

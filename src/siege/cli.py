@@ -637,7 +637,7 @@ def fit(
 @app.command()
 def calibrate(
     file: Annotated[Path | None, typer.Argument(
-        help="Calibration file (TOML): scenario, priors, targets, [abc] settings.",
+        help="Calibration file (TOML): scenario, priors, targets, ABC settings.",
         show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Calibration store (a folder) to write.")] = None,
@@ -686,7 +686,7 @@ def calibrate(
     with user_errors():
         if (file is None) == (check is None):
             raise CalibrationError("give a CALIBRATION file to fit (with --out), or --check "
-                                   "STORE, not both")
+                                   "STORE" + (", not both" if file is not None else ""))
         if file is not None and out is None:
             raise CalibrationError("give --out: the calibration store to write", key="--out")
         if workers is not None and scheduler is not None:

@@ -6,9 +6,13 @@ Toni et al. (2009), with the importance weights of Beaumont et al. (2009):
 * generation t's tolerance is the ``quantile`` of generation t-1's distances (weighted);
 * proposals resample generation t-1 by weight and perturb the chosen particle with a
   multivariate normal kernel on the priors' working scale (:mod:`siege.analysis.priors`):
-  ``olcm``, the optimal local covariance of Filippi et al. (2013), one covariance per
-  particle, ``Σ_j = Σ_k w̃_k (z_k - z_j)(z_k - z_j)ᵀ`` over the particles of t-1 already within
-  the new tolerance; or ``twice_covariance``, twice the weighted covariance (Beaumont et al.);
+  ``twice_covariance``, twice the weighted covariance of generation t-1 (Beaumont et al.), the
+  default; or ``olcm``, the optimal local covariance of Filippi et al. (2013), one covariance
+  per particle, ``Σ_j = Σ_k w̃_k (z_k - z_j)(z_k - z_j)ᵀ`` over the particles of t-1 already
+  within the new tolerance. ``olcm`` accepts more proposals, but on a posterior that is a thin,
+  strongly correlated ridge (the Bakhmut calibration: 11 parameters) its weights can collapse
+  onto a handful of particles (effective sample size below 10), which twice the covariance
+  does not;
 * a proposal is accepted when its distance is within the tolerance, and weighted
   ``π(z) / Σ_j w_j K_j(z | z_j)``.
 

@@ -31,11 +31,11 @@ CHECK_GENERATION = 1 << 30  # the check's draws use seeds no generation of a fit
 @dataclass(frozen=True)
 class CheckRow:
     """One component: the observation (an interval; equal ends for a value), the predictive
-    median and 90 % interval, the observation's percentile in the predictive distribution
-    (for an interval: of its middle, or its finite end), whether the observation lies in (an
-    interval: meets) the 90 % interval, and the share of draws where a milestone never
-    happened (NaN for other components). For an end reason, ``percentile`` is the
-    predictive probability of the observed reason."""
+    median and 90 % interval, and how the observation sits in the predictive distribution: for
+    a value, its ``percentile`` (0 to 1, ties counted half); for an interval or an end reason,
+    the predictive ``probability`` of it. ``inside``: the observation lies in (an interval:
+    meets) the 90 % predictive interval, or its probability is at least 5 %; ``never``: the
+    share of draws where a milestone never happened (NaN for other components)."""
 
     target: str
     label: str
@@ -45,6 +45,7 @@ class CheckRow:
     q05: float
     q95: float
     percentile: float
+    probability: float
     inside: bool
     never: float
 
@@ -78,10 +79,11 @@ def predictive_check(
     index = rng.choice(posterior.weights.size, size=draws, p=posterior.weights)
     run = simulate_particles(calibration, posterior.values[index], sim_seed, executor,
                              engine=engine or store.engine, block_size=block_size,
-                             replications_per_particle=1)
+                             replications_per_particle=1, bands=True)
     parts = components(calibration)
     owner = {c.label: t.name for t in calibration.targets for c in t.components}
     rows = tuple(_row(owner[c.label], c, run.replicated[:, j]) for j, c in enumerate(parts))
+    assert run.bands is not None
     return PredictiveCheck(calibration, rows, run.replicated, tuple(parts), run.bands)
 
 
@@ -92,11 +94,13 @@ def _row(target: str, c: Component, sim: F64) -> CheckRow:
     never = float(np.mean(sim == c.never)) if np.isfinite(c.never) else math.nan
     if c.reason is not None:  # 0 where the end reason is the observed one
         p_match = float(np.mean(sim == 0.0))
-        return CheckRow(target, c.label, c.low, c.high, median, q05, q95, p_match,
-                        p_match >= 0.05, never)
-    ends = [x for x in (c.low, c.high) if math.isfinite(x)]
-    point = sum(ends) / len(ends) if ends else math.nan
-    percentile = float(np.mean(sim < point) + 0.5 * np.mean(sim == point))
-    inside = bool(c.low <= q95 and c.high >= q05)
+        return CheckRow(target, c.label, c.low, c.high, math.nan, math.nan, math.nan,
+                        math.nan, p_match, p_match >= 0.05, never)
+    if c.low < c.high:
+        inside = bool(c.low <= q95 and c.high >= q05)
+        p_in = float(np.mean((sim >= c.low) & (sim <= c.high)))
+        return CheckRow(target, c.label, c.low, c.high, float(median), float(q05), float(q95),
+                        math.nan, p_in, inside, never)
+    percentile = float(np.mean(sim < c.low) + 0.5 * np.mean(sim == c.low))
     return CheckRow(target, c.label, c.low, c.high, float(median), float(q05), float(q95),
-                    percentile, inside, never)
+                    percentile, math.nan, bool(q05 <= c.low <= q95), never)

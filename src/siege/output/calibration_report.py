@@ -14,7 +14,7 @@ from siege.analysis.predictive import PredictiveCheck
 from siege.errors import CalibrationError
 from siege.files import atomic_write_bytes
 from siege.output.calibration_figures import _pyplot, calibration_figures
-from siege.output.calibration_view import stop_line
+from siege.output.calibration_view import CHECK_HEAD, check_cells, stop_line
 from siege.output.report import _CSS, _e, _table
 from siege.output.terminal import fmt_value as num
 
@@ -43,12 +43,7 @@ def calibration_section(summary: PosteriorSummary, check: PredictiveCheck | None
                             [[c.first, c.second, f"{c.r:+.2f}"]
                              for c in summary.correlations[:5]]))
     if check is not None:
-        parts.append(_table(
-            "Posterior predictive check", ["target", "observed", "median", "90 % interval",
-                                           "percentile", "in 90 %"],
-            [[r.label, num(r.low) if r.low == r.high else f"{num(r.low)} – {num(r.high)}",
-              num(r.median), f"{num(r.q05)} – {num(r.q95)}", f"{100 * r.percentile:.0f}",
-              "yes" if r.inside else "no"] for r in check.rows]))
+        parts.append(_table("Posterior predictive check", CHECK_HEAD, check_cells(check)))
     if figures:
         plt = _pyplot()
         for name, fig in calibration_figures(summary, check).items():

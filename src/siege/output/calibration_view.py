@@ -3,6 +3,8 @@ correlations and the posterior predictive check."""
 
 from __future__ import annotations
 
+import math
+
 from rich import box
 from rich.table import Table
 
@@ -26,9 +28,11 @@ STOPS = {
 
 def generation_line(p: Population) -> str:
     """``generation 3: tolerance 2.41, acceptance 0.183, ESS 412 of 500, 2,730 proposals``."""
+    low = ("; the weights rest on few particles (kernel = \"twice_covariance\" or a larger "
+           "population may help)" if p.ess < 0.1 * p.weights.size else "")
     return (f"generation {p.generation}: tolerance {num(p.tolerance)}, acceptance "
             f"{p.acceptance:.3f}, ESS {p.ess:.0f} of {p.weights.size}, {p.proposals:,} "
-            f"proposals ({p.simulations:,} replications)")
+            f"proposals ({p.simulations:,} replications){low}")
 
 
 def stop_line(result: AbcResult | PosteriorSummary) -> str:
@@ -70,23 +74,35 @@ def correlations_table(summary: PosteriorSummary, top: int = 5) -> Table:
     return table
 
 
+def check_cells(check: PredictiveCheck) -> list[list[str]]:
+    """The check's rows as text: target, observed, predictive median, 90 % interval, where the
+    observation sits (percentile of a value, ``p = `` of an interval or end reason), in 90 %."""
+    reasons = {c.label: c.reason for c in check.components}
+    rows = []
+    for r in check.rows:
+        if reasons[r.label] is not None:
+            observed, median, interval = str(reasons[r.label]), "", ""
+        else:
+            observed = num(r.low) if r.low == r.high else f"{num(r.low)} – {num(r.high)}"
+            never = f" (never {r.never:.0%})" if r.never > 0 else ""
+            median, interval = num(r.median) + never, f"{num(r.q05)} – {num(r.q95)}"
+        sits = (f"{100 * r.percentile:.0f}" if math.isfinite(r.percentile)
+                else f"p = {r.probability:.2f}")
+        rows.append([r.label, observed, median, interval, sits, "yes" if r.inside else "no"])
+    return rows
+
+
+CHECK_HEAD = ["target", "observed", "predictive median", "90 % interval", "percentile",
+              "in 90 %"]
+
+
 def check_table(check: PredictiveCheck) -> Table:
     """Per target component: observation, predictive median and 90 % interval, percentile."""
     table = Table(title=f"posterior predictive check ({check.simulated.shape[0]:,} draws, one "
                   "replication each)", box=box.SIMPLE_HEAD)
-    for name in ("target", "observed", "predictive median", "90 % interval", "percentile",
-                 "in 90 %"):
+    for name in CHECK_HEAD:
         table.add_column(name, justify="left" if name == "target" else "right",
                          overflow="fold")
-    for row in check.rows:
-        if row.label.endswith(".end_reason"):
-            component = check.components[[c.label for c in check.components].index(row.label)]
-            table.add_row(row.label, str(component.reason), "", "",
-                          f"p = {row.percentile:.2f}", "yes" if row.inside else "no")
-            continue
-        observed = num(row.low) if row.low == row.high else f"{num(row.low)} – {num(row.high)}"
-        never = f" (never {row.never:.0%})" if row.never > 0 else ""
-        table.add_row(row.label, observed, num(row.median) + never,
-                      f"{num(row.q05)} – {num(row.q95)}", f"{100 * row.percentile:.0f}",
-                      "yes" if row.inside else "no")
+    for row in check_cells(check):
+        table.add_row(*row)
     return table

@@ -35,11 +35,12 @@ F64 = NDArray[np.float64]
 @dataclass(frozen=True)
 class ParticleRun:
     """The components of each replication ``(m * R, k)``, their means per particle ``(m, k)``
-    (the particles' summaries), and the daily bands of all the replications."""
+    (the particles' summaries), and (when asked for) the daily bands of all the
+    replications."""
 
     replicated: F64
     summaries: F64
-    bands: Bands
+    bands: Bands | None
 
 
 def components(calibration: Calibration) -> list[Component]:
@@ -62,9 +63,11 @@ def simulate_particles(
     engine: str = "batch",
     block_size: int | None = None,
     replications_per_particle: int | None = None,
+    bands: bool = False,
 ) -> ParticleRun:
     """Simulate particles with parameter values ``(m, d)`` (columns in the calibration's prior
-    order) and the simulation seed ``seed``; raise :class:`RunError` if a block fails."""
+    order) and the simulation seed ``seed`` (and merge their daily ``bands``, for figures);
+    raise :class:`RunError` if a block fails."""
     check_engine(engine)
     reps = replications_per_particle or calibration.replications_per_particle
     m = values.shape[0]
@@ -87,7 +90,7 @@ def simulate_particles(
     reason = np.full(total, -1, dtype=np.int8)
     outcome = {c: np.full(total, np.nan) for c in columns}
     probed = np.full((total, len(probes)), np.nan)
-    bands = empty_bands(scenario)
+    merged = empty_bands(scenario) if bands else None
     with closing(executor.run(tasks)) as finished:
         for task, block in finished:
             if isinstance(block, BlockFailure):
@@ -97,12 +100,13 @@ def simulate_particles(
             for c in columns:
                 outcome[c][rows] = block.columns[c]
             probed[rows] = block.probes
-            bands.add(block)
+            if merged is not None:
+                merged.add(block)
     replicated = np.column_stack([
         _component(c, reason, outcome, probed, probes) for c in parts
     ]).reshape(total, len(parts))
     summaries = replicated.reshape(m, reps, len(parts)).mean(axis=1)
-    return ParticleRun(replicated, summaries, bands)
+    return ParticleRun(replicated, summaries, merged)
 
 
 def _component(

@@ -39,7 +39,7 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "gamma": ("shape", "rate"),
 }
 #: perturbation kernels of ABC-SMC (see siege.analysis.abc)
-KERNELS = ("olcm", "twice_covariance")
+KERNELS = ("twice_covariance", "olcm")
 TINY = 5e-324  # the smallest positive float: where a prior on (0, inf) starts
 
 
@@ -79,7 +79,7 @@ class AbcSettings:
 
     population: int = 500
     quantile: float = 0.5  # next tolerance: this quantile of the last population's distances
-    kernel: str = "olcm"
+    kernel: str = "twice_covariance"
     max_generations: int = 10
     min_tolerance: float = 0.0
     max_simulations: int = 1_000_000  # replications simulated, all generations together
