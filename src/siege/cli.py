@@ -174,6 +174,11 @@ def simulate(
         typer.Option("--scheduler", help="Run the blocks on a Dask cluster: its scheduler "
                      "address, tcp://HOST:PORT (results unchanged)."),
     ] = None,
+    posterior: Annotated[
+        Path | None,
+        typer.Option("--posterior", help="Draw one parameter set per replication from this "
+                     "calibration store's posterior (seeded by the run's seed)."),
+    ] = None,
 ) -> None:
     """Run a scenario's replications; print a summary and write the outcomes to Parquet."""
     from siege.run.blocks import default_workers
@@ -184,6 +189,12 @@ def simulate(
         path = out if out is not None else Path(f"{file.stem}.results.parquet")
         total = replications or scenario.simulation.replications
         n_workers = workers or default_workers(total)
+        values, metadata = None, None
+        if posterior is not None:
+            from siege.analysis.calibrate import posterior_values
+
+            draw_seed = scenario.simulation.seed if seed is None else seed
+            values, metadata = posterior_values(posterior, total, draw_seed)
         with _progress(total) as progress:
             result = run(
                 scenario,
@@ -196,6 +207,8 @@ def simulate(
                 progress=progress,
                 scheduler=scheduler,
                 inputs=(file,),
+                values=values,
+                metadata=metadata,
             )
         summary = result.summary()
         if as_json:
@@ -669,6 +682,134 @@ def fit(
 
             written = save_fit_figures(fits, figures)
             err_console.print(f"figures: {len(written)} files in {figures}", markup=False)
+
+
+@app.command()
+def calibrate(
+    file: Annotated[Path | None, typer.Argument(
+        help="Calibration file (TOML): scenario, priors, targets, ABC settings.",
+        show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Calibration store (a folder) to write.")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the calibration in --out from its last finished "
+        "generation (the result is the same as a run never stopped).")] = False,
+    check: Annotated[Path | None, typer.Option(
+        "--check", help="Instead of calibrating: the posterior predictive check of this "
+        "calibration store.")] = None,
+    draws: Annotated[int, typer.Option(
+        "--draws", min=10, help="With --check: posterior draws simulated.")] = 1000,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", min=1, help="Local worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Run on a Dask cluster: its scheduler address, tcp://HOST:PORT "
+        "(results identical to a local run).")] = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="Engine simulating the particles (default batch; with --check: the "
+        "store's).")] = None,
+    block_size: Annotated[int | None, typer.Option(
+        "--block-size", min=1, help="Replications per block (results unchanged).")] = None,
+    max_time: Annotated[float | None, typer.Option(
+        "--max-time", min=0.0, help="Wall-time limit in seconds (replaces the file's "
+        "max_wall_time_s); --resume goes on from there.")] = None,
+    write_scenario: Annotated[Path | None, typer.Option(
+        "--write-scenario", help="Write the posterior-median scenario (TOML), each "
+        "calibrated value's credible intervals in a comment.")] = None,
+    figures: Annotated[Path | None, typer.Option(
+        "--figures", help="Draw the posterior (and with --check the predictive) figures into "
+        "this folder.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write the calibration as an HTML report section (a page).")] = None,
+) -> None:
+    """Fit a scenario's parameters to observations by ABC-SMC into a resumable store (or, with
+    --check, test a store's posterior against its observations)."""
+    from siege.analysis.calibrate import calibrate as fit
+    from siege.analysis.calibrate import posterior_summary
+    from siege.errors import CalibrationError
+    from siege.output import calibration_view as view
+    from siege.run.blocks import default_workers
+    from siege.run.calibration_store import CalibrationStore
+    from siege.run.dask import DaskExecutor
+    from siege.run.executors import Executor, local_executor
+    from siege.scenario.calibration import load_calibration
+
+    with user_errors():
+        if (file is None) == (check is None):
+            raise CalibrationError("give a CALIBRATION file to fit (with --out), or --check "
+                                   "STORE" + (", not both" if file is not None else ""))
+        if file is not None and out is None:
+            raise CalibrationError("give --out: the calibration store to write", key="--out")
+        if workers is not None and scheduler is not None:
+            raise CalibrationError("give --workers or --scheduler, not both")
+        executor: Executor = (DaskExecutor(scheduler) if scheduler is not None
+                              else local_executor(workers or default_workers()))
+        result = checked = None
+        with executor:
+            if file is not None and out is not None:
+                calibration = load_calibration(file)
+                store = (CalibrationStore.resume if resume else CalibrationStore.create)(
+                    out, calibration, engine or "batch")
+                with _calibration_progress() as progress:
+                    result = fit(calibration, store, executor, engine=engine or "batch",
+                                 block_size=block_size, max_wall_time_s=max_time,
+                                 progress=progress, on_generation=lambda p: err_console.print(
+                                     view.generation_line(p), markup=False))
+            else:
+                from siege.analysis.predictive import predictive_check
+
+                assert check is not None
+                store = CalibrationStore.open(check)
+                checked = predictive_check(store, executor, draws=draws, engine=engine,
+                                           block_size=block_size)
+        if result is not None and not result.populations:
+            err_console.print(view.stop_line(result), markup=False)
+            err_console.print(f"store: {store.root}", markup=False)
+            return
+        summary = posterior_summary(store)
+        err_console.print(view.stop_line(result or summary), markup=False)
+        out_console.print(view.posterior_table(summary))
+        if summary.correlations:
+            out_console.print(view.correlations_table(summary))
+        if checked is not None:
+            out_console.print(view.check_table(checked))
+        if write_scenario is not None:
+            from siege.output.calibrated_scenario import write_calibrated_scenario
+
+            written = write_calibrated_scenario(summary, write_scenario)
+            err_console.print(f"scenario: {written}", markup=False)
+        if figures is not None:
+            from siege.output.calibration_figures import save_calibration_figures
+
+            paths = save_calibration_figures(summary, figures, checked)
+            err_console.print(f"figures: {len(paths)} files in {figures}", markup=False)
+        if report is not None:
+            from siege.output.calibration_report import write_calibration_report
+
+            page = write_calibration_report(summary, report, checked)
+            err_console.print(f"report: {page}", markup=False)
+        err_console.print(f"store: {store.root}", markup=False)
+
+
+@contextmanager
+def _calibration_progress() -> Iterator[Callable[[Any], None] | None]:
+    """A progress bar per generation: accepted particles, with the tolerance."""
+    with _progress_bar("{task.description}") as bar:
+        if bar is None:
+            yield None
+            return
+        tasks: dict[int, Any] = {}
+
+        def update(state: Any) -> None:
+            if state.generation not in tasks:
+                for old in tasks.values():
+                    bar.remove_task(old)
+                tasks.clear()
+                tasks[state.generation] = bar.add_task(
+                    f"generation {state.generation} (tolerance {state.tolerance:.4g})",
+                    total=state.population)
+            bar.update(tasks[state.generation], completed=state.accepted)
+
+        yield update
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

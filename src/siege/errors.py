@@ -89,3 +89,9 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signal: int) -> None:
         super().__init__(f"stopped by signal {signal}")
         self.signal = signal
+
+
+class CalibrationError(ScenarioError):
+    """A calibration file (its settings, priors or targets) is invalid, or a calibration store
+    is missing, unreadable or made from another calibration; ``file``, ``key`` and ``line``
+    locate the fault where there is one."""

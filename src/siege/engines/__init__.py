@@ -6,22 +6,32 @@ a scenario; a new engine is one runner and one entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from siege.engines.base import BlockInputs
 from siege.engines.batch import run_batch
 from siege.engines.event import run_event
 from siege.results.block import BlockResult
 from siege.scenario import Scenario
 
 
+class RunBlock(Protocol):
+    """Runs replications ``[first, first + n)`` of a scenario, with the values per replication
+    and probes of ``inputs`` if given."""
+
+    def __call__(
+        self, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+    ) -> BlockResult: ...
+
+
 @dataclass(frozen=True)
 class Engine:
-    """An engine: ``run(scenario, first, n)`` runs replications ``[first, first + n)``."""
+    """An engine: ``run(scenario, first, n, inputs)`` runs replications ``[first, first + n)``."""
 
     name: str
     description: str
-    run: Callable[[Scenario, int, int], BlockResult]
+    run: RunBlock
 
 
 REGISTRY: dict[str, Engine] = {
@@ -43,11 +53,14 @@ REGISTRY: dict[str, Engine] = {
 }
 ENGINES: tuple[str, ...] = tuple(REGISTRY)
 
-__all__ = ["ENGINES", "REGISTRY", "BlockResult", "Engine", "run_block"]
+__all__ = ["ENGINES", "REGISTRY", "BlockInputs", "BlockResult", "Engine", "run_block"]
 
 
-def run_block(engine: str, scenario: Scenario, first: int, n: int) -> BlockResult:
-    """Run replications ``[first, first + n)`` of a scenario with the named engine."""
+def run_block(
+    engine: str, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+) -> BlockResult:
+    """Run replications ``[first, first + n)`` of a scenario with the named engine (with the
+    values per replication and probes of ``inputs``)."""
     if engine not in REGISTRY:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    return REGISTRY[engine].run(scenario, first, n)
+    return REGISTRY[engine].run(scenario, first, n, inputs)

@@ -3,7 +3,8 @@ of a block's outcomes and bands, the dated-events timeline and the SimPy process
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,13 +16,25 @@ from siege.model import arrivals, transitions
 from siege.model.measures import band_values
 from siege.model.outcomes import computed_columns, final_outcomes
 from siege.model.params import ModelParams
+from siege.model.probes import Probe, ProbeRecorder
 from siege.model.rules import RUNNING
 from siege.model.state import SiegeState
 from siege.results.bands import BandAccumulator, MeasureSpec, band_specs
 from siege.results.block import BlockResult
 from siege.rng import Streams
 from siege.scenario import Scenario
-from siege.scenario.compile import build_params
+from siege.scenario.compile import build_varied_params
+
+
+@dataclass(frozen=True)
+class BlockInputs:
+    """What a block may carry besides its scenario: values of scenario paths per replication,
+    ``(n,)`` each for the block's ``n`` replications (calibration particles, posterior draws;
+    see :func:`siege.scenario.compile.build_varied_params`), and probes to record per
+    replication (:mod:`siege.model.probes`)."""
+
+    values: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    probes: tuple[Probe, ...] = ()
 
 
 def combat_step(
@@ -47,7 +60,14 @@ def combat_step(
 class Recorder:
     """Collects outcomes, daily bands and sample trajectories for one block."""
 
-    def __init__(self, scenario: Scenario, params: ModelParams, first: int, n: int) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        params: ModelParams,
+        first: int,
+        n: int,
+        probes: tuple[Probe, ...] = (),
+    ) -> None:
         self.first = first
         self.n = n
         self.n_days = scenario.simulation.whole_days
@@ -58,12 +78,23 @@ class Recorder:
         k = scenario.simulation.sample_trajectories
         self.sample_ids = np.arange(first, min(first + n, k), dtype=np.int64)
         self.samples = np.full((self.sample_ids.size, self.n_days + 1, len(self.specs)), np.nan)
+        self.probes = ProbeRecorder(probes, params, n) if probes else None
 
     def observe(self, state: SiegeState, params: ModelParams, day: int) -> None:
         """Record the running replications' state on a whole day."""
         if day > self.n_days or state.n == 0:
             return
-        self.add_values(day, state.rep, band_values(state, params, day))
+        values = band_values(state, params, day)
+        self.add_values(day, state.rep, values)
+        self.observe_probes(state, params, day, values)
+
+    def observe_probes(
+        self, state: SiegeState, params: ModelParams, day: int, values: list[NDArray[np.float64]]
+    ) -> None:
+        """Record the probes (if any) of the running replications on a whole day, from their
+        state and band ``values``."""
+        if self.probes is not None:
+            self.probes.observe(state.rep - self.first, state, params, day, values)
 
     def add_values(
         self, day: int, rep: NDArray[np.int64], values: list[NDArray[np.float64]]
@@ -107,6 +138,7 @@ class Recorder:
             bands=self.bands,
             sample_ids=self.sample_ids,
             samples=self.samples,
+            probes=self.probes.values if self.probes is not None else np.empty((self.n, 0)),
         )
 
 
@@ -138,16 +170,28 @@ def timeline(scenario: Scenario) -> list[tuple[float, str, Any]]:
 class Timeline:
     """Dated events with the parameters in force after each (built once per block)."""
 
-    def __init__(self, scenario: Scenario) -> None:
-        self.base = build_params(scenario)
+    def __init__(
+        self, scenario: Scenario, values: Mapping[str, NDArray[np.float64]] | None = None
+    ) -> None:
+        values = values or {}
+        self.base = build_varied_params(scenario, values)
         self.items: list[tuple[float, str, Any, ModelParams | None]] = []
         current = scenario
         for day, kind, payload in timeline(scenario):
             params = None
             if kind == "set":
                 current = current.with_overrides(payload, source="events")
-                params = build_params(current)
+                params = build_varied_params(current, values)
             self.items.append((day, kind, payload, params))
+
+    def take(self, index: NDArray[np.intp]) -> Timeline:
+        """The timeline of the replications at block positions ``index`` (see
+        :meth:`ModelParams.take`)."""
+        out = Timeline.__new__(Timeline)
+        out.base = self.base.take(index)
+        out.items = [(day, kind, payload, None if p is None else p.take(index))
+                     for day, kind, payload, p in self.items]
+        return out
 
 
 class SimpyRun:
@@ -178,13 +222,18 @@ class SimpyRun:
             yield self.env.timeout(day - self.env.now)
             self.before_event()
             if params is not None:
-                self.params = params
+                self.use_params(params)
             else:
                 personnel, quality = payload
                 arrivals.add_wave(self.state, kind, personnel, quality, self.env.now)
 
     def before_event(self) -> None:
         """Called before a dated event acts (the batch engine delivers convoys here)."""
+
+    def use_params(self, params: ModelParams) -> None:
+        """Put the parameters of a dated event in force (the batch engine keeps the rows of
+        the replications still running)."""
+        self.params = params
 
     def run_processes(self) -> None:
         """Start every process and run the environment until every replication has ended."""

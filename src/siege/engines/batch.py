@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout, combat_step
+from siege.engines.base import (
+    BlockInputs,
+    Recorder,
+    SimpyRun,
+    Timeline,
+    UrgentTimeout,
+    combat_step,
+)
 from siege.model import arrivals, decisions, endings
 from siege.model.params import ModelParams
 from siege.model.rules import TIME_EPS
@@ -33,8 +40,11 @@ from siege.scenario import Scenario
 class BatchRun(SimpyRun):
     """One block of replications advanced by one SimPy environment."""
 
-    def __init__(self, scenario: Scenario, first: int, n: int) -> None:
-        self.events = Timeline(scenario)
+    def __init__(
+        self, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+    ) -> None:
+        inputs = inputs or BlockInputs()
+        self.events = Timeline(scenario, inputs.values)
         self.params: ModelParams = self.events.base
         sim = scenario.simulation
         self.horizon = sim.horizon_days
@@ -43,7 +53,7 @@ class BatchRun(SimpyRun):
         self.streams = BatchStreams(sim.seed, first, n)
         rep_ids = np.arange(first, first + n, dtype=np.int64)
         self.state = init_state(self.params, rep_ids, self.dt)
-        self.recorder = Recorder(scenario, self.params, first, n)
+        self.recorder = Recorder(scenario, self.params, first, n, inputs.probes)
         self.thresholds = arrivals.convoy_thresholds(self.state)  # (routes, running)
         self.pending = [0] * self.params.n_routes  # convoys arrived, not yet delivered
         self.env = simpy.Environment()
@@ -69,6 +79,7 @@ class BatchRun(SimpyRun):
             keep = self.recorder.retire(self.state, self.params, reason, end_day)
             if not keep.all():
                 self.state.keep(keep)
+                self.params = self.params.take(np.flatnonzero(keep))
                 blocks = self.streams.block_of(self.state.rep)
                 n_blocks = -(-self.recorder.n // STREAM_BLOCK)
                 self.streams.set_counts(np.bincount(blocks, minlength=n_blocks))
@@ -113,11 +124,18 @@ class BatchRun(SimpyRun):
     def before_event(self) -> None:
         self.deliver()
 
+    def use_params(self, params: ModelParams) -> None:
+        # the timeline holds every replication's row; keep those still running
+        self.params = params.take(self.state.rep - self.first)
+
     def run(self) -> BlockResult:
         self.run_processes()
         return self.recorder.result()
 
 
-def run_batch(scenario: Scenario, first: int, n: int) -> BlockResult:
-    """Run replications ``[first, first + n)`` with the batch engine."""
-    return BatchRun(scenario, first, n).run()
+def run_batch(
+    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+) -> BlockResult:
+    """Run replications ``[first, first + n)`` with the batch engine (with the values per
+    replication and probes of ``inputs``)."""
+    return BatchRun(scenario, first, n, inputs).run()

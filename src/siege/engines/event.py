@@ -32,7 +32,14 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from siege.engines.base import Recorder, SimpyRun, Timeline, UrgentTimeout, combat_step
+from siege.engines.base import (
+    BlockInputs,
+    Recorder,
+    SimpyRun,
+    Timeline,
+    UrgentTimeout,
+    combat_step,
+)
 from siege.model import arrivals, decisions, endings
 from siege.model.measures import band_values
 from siege.model.params import ModelParams
@@ -100,7 +107,9 @@ class EventRun(SimpyRun):
 
     def _observe(self, day: int) -> None:
         if day <= self.recorder.n_days:
-            self.observations.add(day, self.rep, band_values(self.state, self.params, day))
+            values = band_values(self.state, self.params, day)
+            self.observations.add(day, self.rep, values)
+            self.recorder.observe_probes(self.state, self.params, day, values)
 
     def _next_break(self, t: float) -> float:
         breaks = self.breaks
@@ -176,13 +185,18 @@ class EventRun(SimpyRun):
         self.run_processes()
 
 
-def run_event(scenario: Scenario, first: int, n: int) -> BlockResult:
-    """Run replications ``[first, first + n)`` with the event engine, one after another."""
-    events = Timeline(scenario)
-    recorder = Recorder(scenario, events.base, first, n)
+def run_event(
+    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+) -> BlockResult:
+    """Run replications ``[first, first + n)`` with the event engine, one after another
+    (with the values per replication and probes of ``inputs``)."""
+    inputs = inputs or BlockInputs()
+    events = Timeline(scenario, inputs.values)
+    recorder = Recorder(scenario, events.base, first, n, inputs.probes)
     observations = _Observations(recorder)
     for rep in range(first, first + n):
-        EventRun(scenario, events, rep, recorder, observations).run()
+        own = events.take(np.array([rep - first])) if events.base.varied else events
+        EventRun(scenario, own, rep, recorder, observations).run()
         if (rep - first + 1) % FLUSH_EVERY == 0:
             observations.flush()
     observations.flush()

@@ -149,7 +149,7 @@ def control(state: SiegeState, params: ModelParams, day: float) -> F64:
 
 def routes_under_fire(state: SiegeState, params: ModelParams, day: float) -> F64:
     """Routes cut or interdicted at or above their under-fire level."""
-    hot = state.cut | (state.interdiction >= params.under_fire_at[None, :])
+    hot = state.cut | (state.interdiction >= params.under_fire_at)  # (r,) or (n, r)
     return np.asarray(hot.sum(axis=1), dtype=float)
 
 

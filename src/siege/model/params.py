@@ -1,15 +1,19 @@
 """The values the rules read: a plain record, built from a scenario by the scenario layer
 (:func:`siege.scenario.compile.build_params`), so the model knows nothing of scenario files.
 
-Values typed :data:`Real` are one number for the whole block today; the rules that read them
-broadcast, so each may also be one value per replication, shape ``(n,)`` (per-replication
-parameters). Values typed ``float`` decide which random draws are made or when something
+Values typed :data:`Real` are one number for the whole block, or one value per replication,
+shape ``(n,)`` (per-replication parameters: calibration particles, posterior draws); the rules
+that read them broadcast. Per-sector and per-route arrays ``(s,)`` / ``(r,)`` may likewise be
+``(n, s)`` / ``(n, r)``. :attr:`ModelParams.varied` names the values that hold one row per
+replication, so that :meth:`ModelParams.take` can keep them in step with the running
+replications. Values typed ``float`` decide which random draws are made or when something
 happens (noise spreads, dates, durations), so they stay one number per block.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -115,6 +119,9 @@ class ModelParams:
     withdrawal_days: float
     withdrawal_loss_rate: Real  # share of the garrison per day, all routes open
     withdrawal_loss_rate_no_routes: Real  # with no open route capacity
+    # the attributes holding one row per replication, as dotted attribute names
+    # ("defender.quality", "sector_rate", "triggers.1.threshold"); empty for one scenario
+    varied: tuple[str, ...] = ()
 
     @property
     def n_sectors(self) -> int:
@@ -136,8 +143,40 @@ class ModelParams:
     def has_fortified(self) -> bool:
         return bool(self.fortified.any())
 
+    def vary(self, values: dict[str, NDArray[np.float64]]) -> ModelParams:
+        """These parameters with each attribute path of ``values`` (``"defender.quality"``,
+        ``"triggers.1.threshold"``) set to its rows, one per replication; recorded in
+        :attr:`varied`."""
+        out: ModelParams = self
+        for name, rows in values.items():
+            out = _replace_at(out, name.split("."), lambda _old, rows=rows: rows)
+        return replace(out, varied=tuple(dict.fromkeys((*self.varied, *values))))
+
+    def take(self, index: NDArray[np.intp]) -> ModelParams:
+        """The parameters of the replications at positions ``index`` (rows of every varied
+        value); itself when nothing varies per replication."""
+        if not self.varied:
+            return self
+        out: ModelParams = self
+        for name in self.varied:
+            out = _replace_at(out, name.split("."), lambda rows: np.take(rows, index, axis=0))
+        return out
+
     def count_of(self, items: str) -> int:
         """How many there are of what a count measure counts (``"routes"``)."""
         if items == "routes":
             return self.n_routes
         raise ValueError(f"nothing called {items!r} is counted")
+
+
+def _replace_at(record: Any, parts: list[str], change: Any) -> Any:
+    """``record`` with the value at the attribute path ``parts`` replaced by ``change(value)``
+    (a number in ``parts`` indexes a tuple, as in ``triggers.1.threshold``)."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(record, tuple):
+        i = int(head)
+        item = change(record[i]) if not rest else _replace_at(record[i], rest, change)
+        return (*record[:i], item, *record[i + 1:])
+    value = getattr(record, head)
+    return replace(record, **{head: change(value) if not rest else _replace_at(value, rest,
+                                                                                 change)})

@@ -187,26 +187,33 @@ def local_force_ratio(
     return np.where(dfd > 0, ratio, np.where(att > 0, np.inf, 1.0))
 
 
+def per_row(value: Real) -> Real:
+    """A per-replication value ``(n,)`` as a column ``(n, 1)`` that broadcasts over the
+    sectors or routes of ``(n, k)`` arrays; a number as it is."""
+    return value[:, None] if np.ndim(value) == 1 else value  # type: ignore[index]
+
+
 def advance_control(
     control: FloatArray,
     force_ratio: FloatArray,
     rate: FloatArray,
-    sensitivity: float,
-    parity: float,
+    sensitivity: Real,
+    parity: Real,
     dt: float,
     noise: FloatArray,
 ) -> FloatArray:
     """New control fractions after a step, shape ``(n, s)``, always within [0, 1].
 
-    ``rate`` is advance rate times terrain times the global multiplier ``(s,)`` (1/day);
-    ``noise`` is a mean-one multiplier ``(n, s)``. Gains scale with ground left to take,
-    losses with ground held.
+    ``rate`` is advance rate times terrain times the global multiplier ``(s,)`` or
+    ``(n, s)`` (1/day); ``sensitivity`` and ``parity`` are numbers or ``(n,)``; ``noise`` is
+    a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with ground
+    held.
     """
     # drive = tanh(sensitivity * log(ratio / parity)); delta = rate * drive * dt * noise;
     # computed in place in one array (this runs on every sector of every replication daily)
     x = np.maximum(force_ratio, 1e-300)
-    x /= parity
-    if sensitivity == 1.0:  # tanh(ln x) = 1 - 2 / (x**2 + 1): no log or tanh needed
+    x /= per_row(parity)
+    if np.all(sensitivity == 1.0):  # tanh(ln x) = 1 - 2 / (x**2 + 1): no log or tanh needed
         with np.errstate(over="ignore"):
             np.square(x, out=x)
         x += 1.0
@@ -215,9 +222,9 @@ def advance_control(
     else:
         with np.errstate(divide="ignore"):
             np.log(x, out=x)
-        x *= sensitivity
+        x *= per_row(sensitivity)
         np.tanh(x, out=x)
-    x *= (rate * dt)[None, :]
+    x *= rate * dt  # (s,) or (n, s)
     x *= noise  # x is now delta
     x *= np.where(x > 0, 1.0 - control, control)  # the gain
     x += control

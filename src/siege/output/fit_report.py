@@ -3,7 +3,6 @@ a scenario ``[attrition]`` fragment, and the CDB90 cross-sectional fit."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +14,12 @@ from siege.analysis.fit import INTERVAL_METHOD, FitSet, LawFit
 from siege.analysis.fit_laws import RATE_NAMES, scenario_law
 from siege.errors import FitError
 from siege.files import atomic_write_text
+from siege.output.terminal import fmt_value as _num
 
 UNITS = {
     "square": "per firer-day", "linear": "per firer-target-day", "logarithmic": "per target-day",
     "helmbold": "per firer-day at force ratio 1", "general": "per firer**p target**q-day",
 }
-
-
-def _num(x: float) -> str:
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
 
 
 def header_line(fits: FitSet) -> str:

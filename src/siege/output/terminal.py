@@ -23,6 +23,15 @@ def fmt(x: float) -> str:
     return f"{x:.2f}" if abs(x) >= 0.1 or x == 0 else f"{x:.3g}"
 
 
+def fmt_value(x: float) -> str:
+    """A parameter value: 4 significant digits (``–`` for NaN)."""
+    if math.isnan(x):
+        return "–"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.4g}"
+
+
 def fmt_p(p: float) -> str:
     if math.isnan(p):
         return "–"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,7 +14,9 @@ from siege.results.bands import BandAccumulator
 class BlockResult:
     """Outcomes of replications ``[first, first + n)``: end reasons ``(n,)`` (codes into
     ``END_REASONS``), outcome columns ``(n,)`` each, daily bands, and sample trajectories
-    ``(k, n_days + 1, m)`` of the replications ``sample_ids`` (those with id below K)."""
+    ``(k, n_days + 1, m)`` of the replications ``sample_ids`` (those with id below K), and the
+    values of the probes the block was asked for ``(n, probes)`` (see
+    :mod:`siege.model.probes`)."""
 
     first: int
     n: int
@@ -23,3 +25,4 @@ class BlockResult:
     bands: BandAccumulator
     sample_ids: NDArray[np.int64]
     samples: NDArray[np.float64]
+    probes: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 0)))

@@ -9,13 +9,15 @@ sample trajectories (``kind = "sample"``) in long form.
 Metadata keys (both files): ``siege.scenario`` (resolved scenario, JSON), ``siege.scenario_sha256``,
 ``siege.seed``, ``siege.engine``, ``siege.version``, ``siege.replications`` (requested),
 ``siege.completed`` (replications in the file), ``siege.partial`` ("true" if the run was
-interrupted), ``siege.kind`` ("outcomes" or "bands").
+interrupted), ``siege.kind`` ("outcomes" or "bands"); a run drawing its parameters from a
+calibration's posterior adds ``siege.posterior`` (the store) and ``siege.posterior_sha256``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,7 +168,7 @@ class ResultsWriter:
 
     def __init__(
         self, path: str | Path, scenario: Scenario, engine: str, *,
-        inputs: tuple[str | Path, ...] = (),
+        inputs: tuple[str | Path, ...] = (), metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)  # as given, for messages
         self.bands_path = bands_path(path)
@@ -175,6 +177,8 @@ class ResultsWriter:
             _refuse_other_files(target, given)
         self.scenario = scenario
         self.engine = engine
+        # extra provenance (e.g. the posterior a run drew from): siege.* keys only
+        self.metadata = {k: v for k, v in (metadata or {}).items() if k.startswith("siege.")}
         self.tmp = temporary_path(self._targets[0])
         self._sink: pa.NativeFile | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -235,10 +239,10 @@ class ResultsWriter:
             self._write(self._pending.pop(first))
         meta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="outcomes"
-        )
+        ) | self.metadata
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
-        )
+        ) | self.metadata
         bands_tmp = temporary_path(self._targets[1])
         writing = self.path
         try:

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siege.engines import run_block
+from siege.engines import BlockInputs, run_block
 from siege.errors import RunError
 from siege.results.block import BlockResult
 from siege.run.allocator import block_allocator
@@ -64,13 +64,15 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the parent's to
 @dataclass(frozen=True)
 class BlockTask:
     """Replications ``[first, first + n)`` of ``scenario`` run by ``engine``; ``point`` is
-    the sweep point the block belongs to (None outside a sweep)."""
+    the sweep point the block belongs to (None outside a sweep); ``inputs``, values of scenario
+    paths per replication of the block and probes to record (calibration, posterior draws)."""
 
     scenario: Scenario
     first: int
     n: int
     engine: str = "batch"
     point: int | None = None
+    inputs: BlockInputs | None = None
 
     def describe(self) -> str:
         """The block in words, for messages: ``replications 0..4095 of point 3``."""
@@ -94,7 +96,7 @@ def run_task(task: BlockTask) -> BlockResult:
     nanny does: see :mod:`siege.run.allocator`). Floating-point warnings are silenced: the
     engines check their state and raise :class:`~siege.errors.ModelError` themselves."""
     with block_allocator(), np.errstate(all="ignore"):
-        return run_block(task.engine, task.scenario, task.first, task.n)
+        return run_block(task.engine, task.scenario, task.first, task.n, task.inputs)
 
 
 def attempt(task: BlockTask) -> BlockResult | BlockFailure:

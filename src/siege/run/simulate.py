@@ -9,7 +9,7 @@ size, the executor or the number of workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.engines import ENGINES
+from siege.engines import ENGINES, BlockInputs
 from siege.errors import RunError, ScenarioError
 from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
@@ -31,6 +31,7 @@ from siege.run.dask import DaskExecutor, check_address
 from siege.run.executors import BlockFailure, BlockTask, Executor, local_executor
 from siege.run.signals import deferred_signals
 from siege.scenario import Scenario, build_params
+from siege.scenario.compile import build_varied_params
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -86,6 +87,8 @@ def simulate(
     scheduler: str | None = None,
     executor: Executor | None = None,
     inputs: tuple[str | Path, ...] = (),
+    values: Mapping[str, NDArray[np.float64]] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
@@ -102,7 +105,10 @@ def simulate(
     a signal), or a block that fails (:class:`RunError`), the running blocks are abandoned,
     the finished ones are written to ``out`` marked partial, and the exception raised; a run
     stopped before any block finished leaves ``out`` as it was. ``progress(done, total)`` is
-    called as replications complete.
+    called as replications complete. ``values`` gives scenario paths one value per
+    replication, ``(replications,)`` each (posterior draws: see
+    :func:`siege.scenario.compile.build_varied_params`); the results file's metadata takes the
+    ``siege.*`` keys of ``metadata`` as well.
     """
     if engine not in ENGINES:
         raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
@@ -119,6 +125,8 @@ def simulate(
     if executor is not None and scheduler is not None:
         raise ValueError("give an executor or a scheduler, not both")
     total = scenario.simulation.replications
+    values = dict(values or {})
+    _check_values(scenario, values)
     granularity = STREAM_BLOCK if engine == "batch" else 1
     if executor is None and scheduler is not None:
         check_address(scheduler)
@@ -129,16 +137,17 @@ def simulate(
     largest = max(n for _, n in blocks)
     check_memory(estimate_memory(scenario, block_size=largest,
                                  local_blocks=min(n_workers, len(blocks)) if local else 0))
-    writer = ResultsWriter(out, scenario, engine, inputs=inputs) if out is not None else None
+    writer = (ResultsWriter(out, scenario, engine, inputs=inputs, metadata=metadata)
+              if out is not None else None)
     try:
         if executor is not None:
-            return _run(scenario, engine, blocks, executor, writer, progress)
+            return _run(scenario, engine, blocks, executor, writer, progress, values)
         built = (
             DaskExecutor(scheduler) if scheduler is not None
             else local_executor(min(workers, len(blocks)))
         )
         with built:
-            return _run(scenario, engine, blocks, built, writer, progress)
+            return _run(scenario, engine, blocks, built, writer, progress, values)
     except BaseException:
         if writer is not None:
             writer.discard()  # nothing of it was kept (a cluster that could not be reached)
@@ -152,6 +161,7 @@ def _run(
     executor: Executor,
     writer: ResultsWriter | None,
     progress: ProgressCallback | None,
+    values: Mapping[str, NDArray[np.float64]],
 ) -> SimulationResult:
     """Run ``blocks`` on ``executor``, filling the outcome arrays and the file as they finish."""
     total = scenario.simulation.replications
@@ -160,7 +170,7 @@ def _run(
     columns = {c: np.full(total, np.nan) for c in computed_columns(build_params(scenario))}
     reason = np.full(total, -1, dtype=np.int8)
     done = 0
-    tasks = (BlockTask(scenario, first, n, engine) for first, n in blocks)
+    tasks = (_task(scenario, engine, values, first, n) for first, n in blocks)
     try:
         with closing(executor.run(tasks)) as finished:
             for task, block in finished:
@@ -173,8 +183,8 @@ def _run(
                         writer.add(block)
                 rows = slice(block.first, block.first + block.n)
                 reason[rows] = block.reason
-                for c, values in block.columns.items():
-                    columns[c][rows] = values
+                for c, column in block.columns.items():
+                    columns[c][rows] = column
                 done += block.n
                 if progress is not None:
                     progress(done, total)
@@ -208,3 +218,22 @@ def _kept(writer: ResultsWriter | None, done: int) -> str:
     if done == 0:
         return f" (no block had finished: {writer.path} is left as it was)"
     return " (finished blocks are kept in the results file, marked partial)"
+
+
+def _check_values(scenario: Scenario, values: Mapping[str, NDArray[np.float64]]) -> None:
+    """Values per replication must be one per replication, of paths that may take them."""
+    total = scenario.simulation.replications
+    for path, rows in values.items():
+        if np.shape(rows) != (total,):
+            raise ScenarioError(f"{np.size(rows)} values for {total} replications", key=path)
+    try:
+        build_varied_params(scenario, values)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+def _task(scenario: Scenario, engine: str, values: Mapping[str, NDArray[np.float64]],
+          first: int, n: int) -> BlockTask:
+    """The block task of replications ``[first, first + n)``, with their values."""
+    inputs = BlockInputs({p: v[first:first + n] for p, v in values.items()}) if values else None
+    return BlockTask(scenario, first, n, engine, inputs=inputs)

@@ -4,6 +4,7 @@ arrays (per sector, per route, per trigger)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -107,3 +108,138 @@ def build_params(scenario: Scenario) -> ModelParams:
         withdrawal_loss_rate=sc.withdrawal.loss_rate_per_day,
         withdrawal_loss_rate_no_routes=sc.withdrawal.loss_rate_no_routes_per_day,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# one value per replication
+
+_FORCE_KEYS = ("strength", "quality", "reinforcement_rate", "trained_reserves",
+               "replacement_rate", "replacement_quality")
+#: scenario table.key -> the ModelParams attribute it sets, for values that may vary per
+#: replication (sectors' and routes' keys are below)
+_VARYING: dict[str, str] = {
+    **{f"{side}.{key}": f"{side}.{key}"
+       for side in ("defender", "attacker") for key in _FORCE_KEYS},
+    "defender.collapse_fraction": "collapse_fraction",
+    "attacker.culmination_fraction": "culmination_fraction",
+    "attrition.helmbold_exponent": "attrition.helmbold_exponent",
+    "attrition.attacker_kill_rate": "attrition.attacker_kill_rate",
+    "attrition.defender_kill_rate": "attrition.defender_kill_rate",
+    "fortification.multiplier": "fortification_multiplier",
+    "fortification.erosion_exponent": "erosion_exponent",
+    "fortification.decay_per_day": "fortification_decay_per_day",
+    "advance.sensitivity": "sensitivity",
+    "advance.parity": "parity",
+    "supply.stockpile_tonnes": "stockpile_tonnes",
+    "supply.full_effect_days": "full_effect_days",
+    "supply.min_effectiveness": "min_effectiveness",
+    "encirclement.flank_weight": "flank_weight",
+    "encirclement.closure_flank_control": "closure_flank_control",
+    "policy.decision_latency_days": "decision_latency_days",
+    "withdrawal.loss_rate_per_day": "withdrawal_loss_rate",
+    "withdrawal.loss_rate_no_routes_per_day": "withdrawal_loss_rate_no_routes",
+}
+_SECTOR_KEYS = ("advance_rate", "terrain")  # and advance.multiplier: the sector rates
+_ROUTE_KEYS = {"interdiction_base": "interdiction_base",
+               "interdiction_at_full_control": "interdiction_full",
+               "under_fire_at": "under_fire_at", "cut_at_control": "cut_at",
+               "restore_below_control": "restore_below"}
+_FIXED_WHY = {
+    "advance.noise_cv": "it sets the spread of the daily advance noise, drawn with one spread "
+                        "per block",
+    "advance.campaign_cv": "it sets the spread of the campaign tempo, drawn with one spread "
+                           "per block",
+    "attrition.overdispersion": "it chooses how losses are drawn (Poisson or negative "
+                                "binomial), once per block",
+    "attrition.law": "it is a name, not a number",
+    "supply.storage_tonnes": "it decides whether deliveries are capped, once per block",
+    "supply.consumption_tonnes_per_person_day": "it decides whether supply is modelled, once "
+                                                "per block",
+}
+_WHEN_KEYS = ("horizon_days", "time_step_days", "counteroffensive_day", "review_interval_days",
+              "first_review_day", "rolling_window_days", "duration_days", "day")
+
+
+def why_not_varied(scenario: Scenario, path: str) -> str | None:
+    """Why ``path`` cannot take one value per replication (None if it can): only the numbers
+    the rules read as arrays may, and not one that a dated event sets (the event's value
+    would be lost)."""
+    parts = path.split(".")
+    if path in _FIXED_WHY:
+        why = _FIXED_WHY[path]
+    elif path in _VARYING or path == "advance.multiplier":
+        why = None
+    elif len(parts) == 3 and parts[0] == "sectors" and parts[2] in _SECTOR_KEYS:
+        why = None
+    elif len(parts) == 3 and parts[0] == "routes" and parts[2] in _ROUTE_KEYS:
+        why = None
+    elif len(parts) == 4 and parts[:2] == ["policy", "triggers"] and parts[3] == "threshold":
+        why = None
+    elif parts[-1] in _WHEN_KEYS:
+        why = "it sets when something happens, the same for the whole block"
+    else:
+        why = "it is read as one value for the whole block"
+    if why is not None:
+        return f"'{path}' cannot take one value per replication: {why}"
+    for event in scenario.events:
+        if path in event.set:
+            return (f"'{path}' is set by a dated event on day {event.day:g}; a value per "
+                    "replication would be overwritten there")
+    return None
+
+
+def build_varied_params(
+    scenario: Scenario, values: Mapping[str, NDArray[np.float64]]
+) -> ModelParams:
+    """The model's parameters of ``scenario`` with each dotted path of ``values`` taking one
+    value per replication, ``(n,)`` each (every path one :func:`why_not_varied` allows; the
+    values valid for the schema, which the caller checks)."""
+    params = build_params(scenario)
+    if not values:
+        return params
+    sizes = {np.shape(v) for v in values.values()}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+        raise ValueError(f"per-replication values must all have one shape (n,); got {sizes}")
+    n = next(iter(sizes))[0]
+    changes: dict[str, NDArray[np.float64]] = {}
+    sector_rate = False
+    for path, rows in values.items():
+        why = why_not_varied(scenario, path)
+        if why is not None:
+            raise ValueError(why)
+        rows = np.asarray(rows, dtype=np.float64)
+        parts = path.split(".")
+        named = {"sectors": params.sector_names, "routes": params.route_names,
+                 "policy": params.trigger_names}.get(parts[0], ())
+        if len(parts) > 2 and parts[-2] not in named:
+            raise ValueError(f"'{path}': no {parts[-3].rstrip('s')} named '{parts[-2]}'")
+        if path in _VARYING:
+            changes[_VARYING[path]] = rows
+        elif path == "advance.multiplier" or parts[0] == "sectors":
+            sector_rate = True
+        elif parts[0] == "routes":
+            name = _ROUTE_KEYS[parts[2]]
+            if name not in changes:
+                changes[name] = np.asfortranarray(
+                    np.broadcast_to(getattr(params, name), (n, params.n_routes)))
+            changes[name][:, params.route_names.index(parts[1])] = rows
+        else:
+            names = params.trigger_names
+            changes[f"triggers.{names.index(parts[2])}.threshold"] = rows
+    if sector_rate:
+        changes["sector_rate"] = _sector_rates(scenario, values, n)
+    return params.vary(changes)
+
+
+def _sector_rates(
+    scenario: Scenario, values: Mapping[str, NDArray[np.float64]], n: int
+) -> NDArray[np.float64]:
+    """``advance_rate * terrain * advance.multiplier`` of each sector, ``(n, s)``, as
+    :func:`build_params` computes it, with the values per replication given."""
+    multiplier = values.get("advance.multiplier", scenario.advance.multiplier)
+    out = np.empty((n, len(scenario.sectors)), order="F")
+    for j, s in enumerate(scenario.sectors):
+        rate = values.get(f"sectors.{s.name}.advance_rate", s.advance_rate)
+        terrain = values.get(f"sectors.{s.name}.terrain", s.terrain)
+        out[:, j] = np.multiply(rate, terrain) * multiplier
+    return out
