@@ -53,6 +53,23 @@ class TriggerParams:
 
 
 @dataclass(frozen=True)
+class SpreadWave:
+    """A dated wave spread evenly over a window: ``personnel / duration_days`` persons a day
+    join ``side`` from ``day`` to ``day + duration_days`` (days), at ``quality``."""
+
+    side: str  # "defender" or "attacker"
+    day: float
+    duration_days: float
+    personnel: float
+    quality: float
+
+    def inflow(self, t: float, dt: float) -> float:
+        """Persons arriving in ``[t, t + dt)`` (days): the rate times the overlap."""
+        overlap = min(t + dt, self.day + self.duration_days) - max(t, self.day)
+        return self.personnel * overlap / self.duration_days if overlap > 0 else 0.0
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything the rules read. Sector arrays are ``(s,)``, route arrays ``(r,)``,
     ``adjacency`` is ``(r, s)``; rebuilt whenever a dated event changes a parameter."""
@@ -115,6 +132,8 @@ class ModelParams:
     withdrawal_days: float
     withdrawal_loss_rate: Real  # share of the garrison per day, all routes open
     withdrawal_loss_rate_no_routes: Real  # with no open route capacity
+    # waves spread over a window (waves that arrive at once are dated events of the engines)
+    spread_waves: tuple[SpreadWave, ...] = ()
 
     @property
     def n_sectors(self) -> int:

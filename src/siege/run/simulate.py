@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.engines import ENGINES
+from siege.engines import ENGINES, REGISTRY
 from siege.errors import RunError, ScenarioError
 from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
 from siege.results.parquet import Bands, ResultsWriter
 from siege.results.sets import ResultSet
 from siege.results.summary import Summary, summarize
-from siege.rng import STREAM_BLOCK
 from siege.run.blocks import default_block_size, empty_bands, plan_blocks
 from siege.run.dask import DaskExecutor
 from siege.run.executors import BlockFailure, BlockTask, Executor, local_executor
@@ -86,16 +85,17 @@ def simulate(
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
-    ``replications`` and ``seed`` override the scenario's values; ``block_size`` (rounded up
-    to whole stream blocks, ``siege.rng.STREAM_BLOCK``) sets how many replications one engine run
-    advances together, and changes nothing in the results. The blocks run on ``executor``
-    (left open: it is the caller's); without one, on ``workers`` local processes (this process
-    for 1), or on the Dask cluster whose scheduler is at ``scheduler`` (``tcp://HOST:PORT``);
-    the results are the same. With ``out``, outcomes stream to that Parquet file (bands beside
-    it) as blocks finish. On KeyboardInterrupt, or a block that fails (:class:`RunError`), the
-    running blocks are abandoned, the file is closed with the finished blocks and marked
-    partial, and the exception raised. ``progress(done, total)`` is called as replications
-    complete.
+    ``replications`` and ``seed`` override the scenario's values (an engine that runs a fixed
+    number, the mean engine's one, runs that); ``block_size`` (rounded up to whole multiples
+    of the engine's granularity, the batch engine's stream blocks) sets how many
+    replications one engine run advances together, and changes nothing in the results. The
+    blocks run on ``executor`` (left open: it is the caller's); without one, on ``workers``
+    local processes (this process for 1), or on the Dask cluster whose scheduler is at
+    ``scheduler`` (``tcp://HOST:PORT``); the results are the same. With ``out``, outcomes
+    stream to that Parquet file (bands beside it) as blocks finish. On KeyboardInterrupt, or a
+    block that fails (:class:`RunError`), the running blocks are abandoned, the file is closed
+    with the finished blocks and marked partial, and the exception raised.
+    ``progress(done, total)`` is called as replications complete.
     """
     if engine not in ENGINES:
         raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
@@ -103,6 +103,9 @@ def simulate(
     updates: dict[str, object] = {}
     if replications is not None:
         updates["simulation.replications"] = replications
+    fixed = REGISTRY[engine].replications  # the mean engine runs one, whatever is asked
+    if fixed is not None:
+        updates["simulation.replications"] = fixed
     if seed is not None:
         updates["simulation.seed"] = seed
     if updates:
@@ -112,7 +115,7 @@ def simulate(
     if executor is not None and scheduler is not None:
         raise ValueError("give an executor or a scheduler, not both")
     total = scenario.simulation.replications
-    granularity = STREAM_BLOCK if engine == "batch" else 1
+    granularity = REGISTRY[engine].granularity
     if executor is not None:
         size = block_size or default_block_size(engine, total, executor.workers)
         blocks = plan_blocks(total, size, granularity, executor.workers)

@@ -60,7 +60,8 @@ from siege.files import atomic_write_bytes, atomic_write_table
 from siege.model.rules import END_REASONS
 from siege.results.bands import BandAccumulator
 from siege.results.block import BlockResult
-from siege.results.parquet import block_table, provenance
+from siege.results.moments import Moments
+from siege.results.parquet import block_table, percentile_resolution, provenance
 from siege.results.summary import summarize
 from siege.run.blocks import empty_bands
 from siege.run.sweep import Point, Sweep, SweepError, design
@@ -232,7 +233,7 @@ class DirectoryStore:
         np.savez(
             buf, band_index=index.astype(np.int32),  # fewer than 2**31 bins
             band_count=count, n_active=block.bands.n_active,
-            sample_ids=block.sample_ids, samples=block.samples,
+            sample_ids=block.sample_ids, samples=block.samples, **block.bands.moments.arrays(),
         )
         atomic_write_bytes(pending / f"bands-{block.first:010d}.npz", buf.getvalue())
         meta = provenance(point.scenario, self.sweep.engine, completed=block.n, partial=False,
@@ -255,12 +256,14 @@ class DirectoryStore:
         for path in sorted(pending.glob("bands-*.npz")):
             with np.load(path) as z:
                 bands.accumulator.merge(BandAccumulator.from_sparse(
-                    specs, n_days, z["band_index"], z["band_count"], z["n_active"]))
+                    specs, n_days, z["band_index"], z["band_count"], z["n_active"],
+                    Moments.from_arrays(z)))
                 if z["sample_ids"].size:
                     bands.sample_ids.append(z["sample_ids"])
                     bands.samples.append(z["samples"])
         meta = provenance(point.scenario, self.sweep.engine,
                           completed=self.sweep.replications, partial=False, kind="bands")
+        meta |= percentile_resolution(specs)
         meta["siege.sweep_point"] = str(point.id)
         target = self._bands(point.id)
         target.parent.mkdir(parents=True, exist_ok=True)
