@@ -5,6 +5,7 @@ deviations whose sums do not depend on how replications were split into blocks."
 
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import numpy as np
@@ -119,7 +120,7 @@ def test_moments_do_not_depend_on_blocks_or_merge_order() -> None:
 
     def run(bounds: list[int], order: list[int]) -> BandAccumulator:
         blocks = []
-        for first, end in zip(bounds[:-1], bounds[1:], strict=True):
+        for first, end in itertools.pairwise(bounds):
             acc = BandAccumulator(specs, days - 1)
             for d in range(days):
                 ids = running[d][(running[d] >= first) & (running[d] < end)]

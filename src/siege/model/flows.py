@@ -4,10 +4,12 @@ The same rules as :func:`siege.engines.base.combat_step`, with every random draw
 losses at the attrition law's expected rate, convoys as a flow of their expected deliveries
 (capacity times the chance a convoy gets through, on routes not cut), the withdrawal's losses
 at their rate, advance noise and campaign tempo at 1. Each rate is the limit of a step's
-change over its length ``dt`` as ``dt`` goes to 0. Between discrete changes (a route cut, the
-stockpile running empty, a side at zero, reserves used up, a withdrawal beginning or ending) the
-rates are smooth functions of the state; a :class:`Regime` holds what those changes decided.
-Units: per day.
+change over its length ``dt`` as ``dt`` goes to 0, bounds included: a side with nobody
+present loses no more than arrives (losses are never more than present), trained
+reinforcements stop when the pool is empty, and the stockpile stays between empty and full
+(short of consumption while empty). Between discrete changes the rates are smooth functions
+of the state; a :class:`Regime` holds what the changes decided: the clock (a withdrawal under
+way, spread waves arriving) and the bounds reached. Units: per day.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from numpy.typing import NDArray
 
 from siege.model import rules, transitions
 from siege.model.measures import open_capacity
-from siege.model.params import ModelParams
+from siege.model.params import ForceParams, ModelParams, Real
 from siege.model.state import SiegeState
 
 F64 = NDArray[np.float64]
@@ -28,15 +30,16 @@ SIDES = ("defender", "attacker")
 
 @dataclass(frozen=True)
 class Regime:
-    """What holds between two discrete changes, per side ``(defender, attacker)`` where paired."""
+    """What holds between two discrete changes, per side ``(defender, attacker)`` where paired:
+    what the clock decided (a withdrawal, spread waves) and the bounds the state is held at."""
 
     withdrawing: bool = False  # the garrison is withdrawing (its withdrawal losses run)
     staying: bool = True  # the garrison has not begun to withdraw (it takes reinforcements)
-    exhausted: tuple[bool, bool] = (False, False)  # trained reserves used up
-    empty: tuple[bool, bool] = (False, False)  # at 0 personnel: losses capped at arrivals
-    stockpile: int = 0  # -1: empty (deliveries short of consumption); 1: full; 0: between
     waves: tuple[tuple[float, float], tuple[float, float]] = ((0.0, 0.0), (0.0, 0.0))
     # (persons/day, persons x quality/day) of the spread waves arriving, per side
+    at_zero: tuple[bool, bool] = (False, False)  # nobody present, more lost than arriving
+    exhausted: tuple[bool, bool] = (False, False)  # the trained pool is empty
+    stockpile: int = 0  # -1: empty, deliveries short of consumption; 1: full, in excess
 
 
 @dataclass(frozen=True)
@@ -75,46 +78,57 @@ def interdiction(control: F64, params: ModelParams) -> F64:
 def flows(state: SiegeState, params: ModelParams, t: float, regime: Regime) -> Flows:
     """Expected rates of change of the running replications' state at ``t`` (days)."""
     eff = transitions.effectiveness(state, params, t)
-    combat = transitions.loss_rates(state, params, eff)
-    losses = list(combat)
+    d_loss, a_loss = transitions.loss_rates(state, params, eff)
+    through = open_capacity(state, params)  # share of route capacity getting through
     if regime.withdrawing:
-        share = rules.withdrawal_loss_rate(open_capacity(state, params),
-                                           params.withdrawal_loss_rate,
+        share = rules.withdrawal_loss_rate(through, params.withdrawal_loss_rate,
                                            params.withdrawal_loss_rate_no_routes)
-        losses[0] = losses[0] + share * state.defender
-    personnel, power, reserves = [], [], []
-    for i, (force, quality, pool) in enumerate((
-        (params.defender, state.defender_quality, state.defender_reserves),
-        (params.attacker, state.attacker_quality, state.attacker_reserves),
-    )):
-        joining = regime.staying or i == 1  # a withdrawing garrison takes no more troops
-        trained = force.reinforcement_rate if joining and not regime.exhausted[i] else 0.0
-        replacements = force.replacement_rate if joining else 0.0
-        wave, wave_power = regime.waves[i] if joining else (0.0, 0.0)
-        arriving = np.asarray(trained + replacements + wave, dtype=np.float64)
-        if regime.empty[i]:  # nobody present: no more lost than arrive
-            losses[i] = np.minimum(losses[i], arriving)
-        personnel.append(arriving - losses[i])
-        power.append(trained * force.quality + replacements * force.replacement_quality
-                     + wave_power - losses[i] * quality)
-        reserves.append(np.where(np.isinf(pool), 0.0, -trained))
+        d_loss = d_loss + share * state.defender
+    defender = _side(params.defender, state.defender_quality, d_loss,
+                     regime.waves[0] if regime.staying else None, regime.exhausted[0],
+                     regime.at_zero[0])
+    attacker = _side(params.attacker, state.attacker_quality, a_loss, regime.waves[1],
+                     regime.exhausted[1], regime.at_zero[1])
     if params.n_sectors:
         control = rules.advance_velocity(state.control, transitions.force_ratio(state, params, eff),
                                          params.sector_rate, params.sensitivity, params.parity)
     else:
         control = np.zeros((state.n, 0))
-    consumption = state.defender * params.consumption_per_person_day
-    surplus = open_capacity(state, params) * float(params.capacity.sum()) - consumption
-    pinned = regime.stockpile != 0  # empty or full: the stockpile stays where it is
-    stockpile = np.zeros(state.n) if pinned else surplus
-    short = regime.stockpile < 0 and params.consumption_per_person_day > 0
+    per_person = params.consumption_per_person_day
+    surplus = through * float(params.capacity.sum())
+    if per_person > 0:
+        surplus -= state.defender * per_person
+    held = regime.stockpile != 0  # at empty or full, pushed beyond: it stays
     return Flows(
-        personnel=(personnel[0], personnel[1]),
-        power=(power[0], power[1]),
-        reserves=(reserves[0], reserves[1]),
-        losses=(losses[0], losses[1]),
+        personnel=(defender[0], attacker[0]),
+        power=(defender[1], attacker[1]),
+        reserves=(defender[2], attacker[2]),
+        losses=(defender[3], attacker[3]),
         control=control,
-        stockpile=stockpile,
-        shortfall=np.full(state.n, 1.0 if short else 0.0),
+        stockpile=np.zeros(state.n) if held else surplus,
+        shortfall=np.full(state.n, 1.0 if regime.stockpile < 0 else 0.0),
         surplus=surplus,
     )
+
+
+def _side(
+    force: ForceParams,
+    quality: F64,
+    losses: F64,
+    waves: tuple[float, float] | None,
+    exhausted: bool,
+    at_zero: bool,
+) -> tuple[F64, F64, F64, F64]:
+    """One side's rates: personnel, power (personnel x quality), trained reserves and losses
+    (persons/day). ``waves``: the spread waves' (persons, power) a day, None if the side takes
+    no one (a withdrawing garrison)."""
+    joining = waves is not None
+    trained: Real = force.reinforcement_rate if joining and not exhausted else 0.0
+    replacements: Real = force.replacement_rate if joining else 0.0
+    wave, wave_power = waves if waves is not None else (0.0, 0.0)
+    arriving = trained + (replacements + wave)
+    if at_zero:  # nobody present: no more lost than arrive
+        losses = np.minimum(losses, arriving)
+    power = trained * force.quality + replacements * force.replacement_quality + wave_power
+    reserves = np.negative(np.multiply(trained, np.ones_like(losses)))
+    return arriving - losses, power - losses * quality, reserves, losses

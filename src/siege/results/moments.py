@@ -131,8 +131,8 @@ class Moments:
         """The moments as plain arrays (how a sweep's blocks are kept on disk; names start
         with ``moments_``); :meth:`from_arrays` reads them back."""
         keys = np.array(sorted(self.subtrees), dtype=np.int64).reshape(-1, 2)
-        sums = np.array([self.subtrees[k] for k in map(tuple, keys.tolist())]).reshape(
-            -1, 2 * self.measures, self.days)
+        sums = np.array([self.subtrees[level, index] for level, index in keys.tolist()])
+        sums = sums.reshape(-1, 2 * self.measures, self.days)
         return {"moments_keys": keys, "moments_sums": sums, "moments_low": self.low,
                 "moments_high": self.high, "moments_infinite": self.infinite}
 

@@ -230,11 +230,13 @@ class DirectoryStore:
         index, count = block.bands.sparse()
         buf = io.BytesIO()
         # uncompressed: a temporary file, merged and removed when the point finishes
-        np.savez(
-            buf, band_index=index.astype(np.int32),  # fewer than 2**31 bins
-            band_count=count, n_active=block.bands.n_active,
-            sample_ids=block.sample_ids, samples=block.samples, **block.bands.moments.arrays(),
-        )
+        arrays: dict[str, Any] = {
+            "band_index": index.astype(np.int32),  # fewer than 2**31 bins
+            "band_count": count, "n_active": block.bands.n_active,
+            "sample_ids": block.sample_ids, "samples": block.samples,
+            **block.bands.moments.arrays(),
+        }
+        np.savez(buf, **arrays)
         atomic_write_bytes(pending / f"bands-{block.first:010d}.npz", buf.getvalue())
         meta = provenance(point.scenario, self.sweep.engine, completed=block.n, partial=False,
                           kind="outcomes")
