@@ -201,3 +201,32 @@ def test_percentile_resolution_describes_the_bins() -> None:
     assert LOG.resolution()["relative_width"] == 2.0**-6
     assert LINEAR.resolution()["width"] == 0.001
     assert COUNT.resolution() == {"bins": "count", "width": 1}
+
+
+def _bands_frame(result: object) -> object:
+    return result.bands.table().to_pandas()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("engine", "replications", "layouts"), [
+    ("batch", 9000, [(1, 65536), (2, 4096), (2, 3 * 4096)]),
+    ("event", 140, [(1, 140), (2, 64)]),
+])
+def test_bands_identical_across_workers_and_block_sizes(
+    engine: str, replications: int, layouts: list[tuple[int, int]]
+) -> None:
+    """Every column of the bands, the exact mean and sd included, is the same bit for bit
+    whatever the blocks and the workers, in both stochastic engines."""
+    from siege import load_scenario, simulate
+
+    from conftest import ROOT
+
+    scenario = load_scenario(ROOT / "scenarios" / "bakhmut.toml")
+    if engine == "event":
+        scenario = scenario.with_overrides({"simulation.horizon_days": 30.0})
+    frames = [
+        _bands_frame(simulate(scenario, replications=replications, seed=3, engine=engine,
+                              workers=workers, block_size=block))
+        for workers, block in layouts
+    ]
+    for frame in frames[1:]:
+        assert frame.equals(frames[0])  # type: ignore[attr-defined]
