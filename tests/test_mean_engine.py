@@ -253,3 +253,25 @@ def test_a_side_may_start_at_zero_and_engagements_fight_on() -> None:
 
     siege = scenario_from_dict(scenario_data())
     assert siege.sectors and siege.defender.collapse_fraction == 0.25
+
+
+def test_a_sweep_with_the_mean_engine_runs_one_replication_a_point(tmp_path: Path) -> None:
+    """Deterministic sweeps: the mean engine's one replication per design point."""
+    from siege.run.executors import local_executor
+    from siege.run.store import DirectoryStore
+    from siege.run.sweep import load_sweep, run_sweep
+
+    from conftest import ROOT
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(
+        f'scenario = "{ROOT / "scenarios" / "classics" / "iwo_jima.toml"}"\n'
+        'engine = "mean"\nreplications = 500\n[design]\nmethod = "grid"\n'
+        '[[parameter]]\npath = "attrition.defender_kill_rate"\nvalues = [0.04, 0.0544]\n'
+    )
+    sweep = load_sweep(path)
+    assert sweep.replications == 1
+    store = DirectoryStore.create(tmp_path / "store", sweep)
+    with local_executor(1) as executor:
+        outcome = run_sweep(sweep, store, executor)
+    assert outcome.done == 2 and outcome.failed == 0
