@@ -143,8 +143,9 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
 
     if engine not in ENGINES:
         raise bad("engine", f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}")
-    if REGISTRY[engine].replications is not None:  # the mean engine: one a point
-        replications = REGISTRY[engine].replications
+    one_run = REGISTRY[engine].replications  # the mean engine: one a point
+    if one_run is not None:
+        replications = one_run
     crn = data.get("common_random_numbers", True)
     if not isinstance(crn, bool):
         raise bad("common_random_numbers", "must be true or false")
