@@ -110,7 +110,8 @@ def test_malformed_toml(tmp_path: Path) -> None:
     [
         (lambda d: d["attacker"].update(strenght=5), "attacker.strenght", "unknown key"),
         (lambda d: d["attacker"].update(strength="lots"), "attacker.strength", "number"),
-        (lambda d: d["defender"].update(strength=-100), "defender.strength", "greater than 0"),
+        (lambda d: d["defender"].update(strength=-100), "defender.strength",
+         "greater than or equal to 0"),
         (
             lambda d: d["routes"][0].update(interdiction_base=1.2),
             "routes.west.interdiction_base",
@@ -160,7 +161,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
         ("attacker.strength", "dotted.key=value"),
         ("attacker.strenth=5", "unknown key 'strenth'"),
         ("routes.nowhere.capacity_tonnes_per_day=5", "no route named 'nowhere'"),
-        ("attacker.strength=-5", "greater than 0"),
+        ("attacker.strength=-5", "greater than or equal to 0"),
         ("attrition.law=cubic", "'square'"),
     ],
 )

@@ -57,7 +57,7 @@ def test_route_referring_to_missing_sector_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("table", "key", "value", "needle"),
     [
-        ("defender", "strength", -5, "greater than 0"),
+        ("defender", "strength", -5, "greater than or equal to 0"),
         ("simulation", "replications", 0, "greater than or equal to 1"),
         ("simulation", "time_step_days", 100.0, "longer than horizon_days"),
         ("attrition", "law", "cubic", "square"),

@@ -6,6 +6,10 @@
 Each scenario runs with its own defaults (replications, seed) through the public API. Tables are
 compared column by column and value by value (NaN equal to NaN); the file metadata (version,
 timestamps) is not compared. Exit status 1 on any difference, naming scenario, table and column.
+Bands tables are matched row by row on (kind, measure, day, replication), so that new columns
+and new measures are reported as such, and each common column's differing values are counted
+(for percentiles: how many of them now sit on the day's least or greatest value, i.e. were
+clamped into the range of the values).
 """
 
 from __future__ import annotations
@@ -50,6 +54,47 @@ def differences(a: pa.Table, b: pa.Table) -> list[str]:
     return out
 
 
+KEY = ["kind", "measure", "day", "replication"]
+
+
+def band_differences(a: pa.Table, b: pa.Table) -> list[str]:
+    """What changed in a bands table, per column, rows matched on :data:`KEY`."""
+    old, new = a.to_pandas(), b.to_pandas()
+    out = []
+    added = [c for c in new.columns if c not in old.columns]
+    removed = [c for c in old.columns if c not in new.columns]
+    if added:
+        out.append(f"new columns {added}")
+    if removed:
+        out.append(f"columns gone {removed}")
+    for frame in (old, new):
+        frame["replication"] = frame["replication"].fillna(-1)
+    gained = sorted(set(new["measure"]) - set(old["measure"]))
+    lost = sorted(set(old["measure"]) - set(new["measure"]))
+    if gained:
+        out.append(f"new measures {gained} ({int(new['measure'].isin(gained).sum())} rows)")
+    if lost:
+        out.append(f"measures gone {lost}")
+    both = old.merge(new, on=KEY, suffixes=("_old", "_new"))
+    for name in [c for c in old.columns if c in new.columns and c not in KEY]:
+        x, y = both[f"{name}_old"].to_numpy(), both[f"{name}_new"].to_numpy()
+        if x.dtype.kind == "f":
+            differ = ~((x == y) | (np.isnan(x) & np.isnan(y)))
+        else:
+            differ = x != y
+        count = int(differ.sum())
+        if not count:
+            continue
+        note = f"column {name}: {count} of {len(x)} values differ"
+        if name.startswith("p") and "min" in both and "max" in both:
+            clamped = differ & ((y == both["min"].to_numpy()) | (y == both["max"].to_numpy()))
+            rel = np.abs(y[differ] - x[differ]) / np.maximum(np.abs(x[differ]), 1e-300)
+            note += (f", {int(clamped.sum())} of them now the day's min or max "
+                     f"(largest relative change {rel.max():.2g})")
+        out.append(note)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
@@ -68,8 +113,10 @@ def main() -> int:
             for suffix in (".parquet", ".bands.parquet"):
                 old = pq.read_table(args.against / f"{name}{suffix}")
                 new = pq.read_table(now / f"{name}{suffix}")
-                problems = differences(old, new)
                 table = "outcomes" if suffix == ".parquet" else "bands"
+                problems = differences(old, new)
+                if problems and table == "bands":
+                    problems = band_differences(old, new)
                 status = "identical" if not problems else "; ".join(problems)
                 print(f"{name:26s} {table:8s} {new.num_rows:7d} rows  {status}")
                 bad += bool(problems)

@@ -166,7 +166,9 @@ def simulate(
         str,
         typer.Option(
             "--engine",
-            help="Engine: batch (fast, the default) or event (the continuous-time reference).",
+            help="Engine: batch (fast, the default), event (the continuous-time reference) "
+            "or mean (the expected-value dynamics: one deterministic replication; its "
+            "integrator's tolerances are simulation.rtol and simulation.atol).",
         ),
     ] = "batch",
     scheduler: Annotated[
@@ -187,7 +189,7 @@ def simulate(
     with user_errors():
         scenario = load_scenario(file, _overrides(set_))
         path = out if out is not None else Path(f"{file.stem}.results.parquet")
-        total = replications or scenario.simulation.replications
+        total = 1 if engine == "mean" else replications or scenario.simulation.replications
         n_workers = workers or default_workers(total)
         values, metadata = None, None
         if posterior is not None:

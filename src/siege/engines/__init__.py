@@ -12,7 +12,10 @@ from typing import Protocol
 from siege.engines.base import BlockInputs
 from siege.engines.batch import run_batch
 from siege.engines.event import run_event
+from siege.engines.mean import run_mean
 from siege.results.block import BlockResult
+from siege.results.moments import CELL
+from siege.rng import STREAM_BLOCK
 from siege.scenario import Scenario
 
 
@@ -27,11 +30,17 @@ class RunBlock(Protocol):
 
 @dataclass(frozen=True)
 class Engine:
-    """An engine: ``run(scenario, first, n, inputs)`` runs replications ``[first, first + n)``."""
+    """An engine: ``run(scenario, first, n, inputs)`` runs replications ``[first, first + n)``.
+
+    ``granularity``: blocks are whole multiples of this many replications (the batch engine's
+    stream blocks; whole cells of the bands' moments). ``replications``: how many it runs
+    whatever the scenario asks (None: as asked)."""
 
     name: str
     description: str
     run: RunBlock
+    granularity: int = CELL
+    replications: int | None = None
 
 
 REGISTRY: dict[str, Engine] = {
@@ -42,12 +51,21 @@ REGISTRY: dict[str, Engine] = {
             "one SimPy environment advances a whole block of replications at once on a fixed "
             "combat step (arrays over replications); what users run",
             run_batch,
+            granularity=STREAM_BLOCK,
         ),
         Engine(
             "event",
             "each replication its own SimPy process graph in continuous time (convoys at their "
             "own random times, exact review, latency and withdrawal times); the reference",
             run_event,
+        ),
+        Engine(
+            "mean",
+            "the expected-value (mean-field) dynamics of the same rules: one deterministic "
+            "replication in continuous time, thresholds located exactly (solve_ivp events)",
+            run_mean,
+            granularity=1,
+            replications=1,
         ),
     )
 }

@@ -50,6 +50,7 @@ def combat_step(
     w_loss = transitions.withdrawal_losses(state, params, t, dt, d_loss, streams)
     transitions.take_losses(state, d_loss if w_loss is None else d_loss + w_loss, a_loss)
     transitions.reinforce(state, params, t, dt)
+    arrivals.spread_waves(state, params, t, dt)
     transitions.advance(state, params, eff, dt, streams)
     transitions.update_routes(state, params)
     transitions.count_open_route_days(state, dt)
@@ -97,18 +98,34 @@ class Recorder:
             self.probes.observe(state.rep - self.first, state, params, day, values)
 
     def add_values(
-        self, day: int, rep: NDArray[np.int64], values: list[NDArray[np.float64]]
+        self,
+        day: int,
+        rep: NDArray[np.int64],
+        values: list[NDArray[np.float64]],
+        span: tuple[int, int] | None = None,
     ) -> None:
-        """Record observed values ``(k,)`` per measure of replications ``rep`` on ``day``."""
+        """Record observed values ``(k,)`` per measure of replications ``rep`` (ascending) on
+        ``day``: every value there is that day of the replications in ``span`` (ids
+        ``[first, end)``; default the whole block)."""
         if day > self.n_days or rep.shape[0] == 0:
             return
-        self.bands.add(day, values)
+        self.bands.add(day, values, rep, span or (self.first, self.first + self.n))
         if self.sample_ids.size:
             sel = rep < self.first + self.sample_ids.size
             if sel.any():
                 rows = rep[sel] - self.first
                 for m, v in enumerate(values):
                     self.samples[rows, day, m] = v[sel]
+
+    def add_trajectory(
+        self, days: NDArray[np.int64], rep: int, values: NDArray[np.float64]
+    ) -> None:
+        """Record one replication's observed values ``(measures, len(days))`` on several
+        whole days at once."""
+        self.bands.add_trajectory(days, values, rep)
+        if rep - self.first < self.sample_ids.size:
+            keep = days <= self.n_days
+            self.samples[rep - self.first, days[keep], :] = values[:, keep].T
 
     def retire(
         self,
@@ -161,6 +178,8 @@ def timeline(scenario: Scenario) -> list[tuple[float, str, Any]]:
     for side_name in ("defender", "attacker"):
         side = getattr(scenario, side_name)
         for i, wave in enumerate(side.waves):
+            if wave.duration_days > 0:  # spread over a window: arrives in combat steps
+                continue
             q = wave.quality if wave.quality is not None else side.quality
             items.append((wave.day, 1, i, side_name, (wave.personnel, q)))
     items.sort(key=lambda x: (x[0], x[1], x[3], x[2]))

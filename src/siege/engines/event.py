@@ -50,7 +50,8 @@ from siege.results.block import BlockResult
 from siege.rng import CONVOY_TIMING, ReplicationStreams
 from siege.scenario import Scenario
 
-FLUSH_EVERY = 256  # replications whose daily observations are buffered before binning
+FLUSH_EVERY = 256  # replications whose daily observations are buffered before binning (a
+# multiple of the moments' cell of ids)
 
 
 class _Observations:
@@ -64,18 +65,26 @@ class _Observations:
         self.recorder = recorder
         self.rep: dict[int, list[int]] = {}
         self.values: dict[int, list[list[NDArray[np.float64]]]] = {}
+        self.start = recorder.first  # replications [start, end) run since the last flush
+        self.end = recorder.first
 
     def add(self, day: int, rep: int, values: list[NDArray[np.float64]]) -> None:
         self.rep.setdefault(day, []).append(rep)
         self.values.setdefault(day, []).append(values)
 
+    def ran(self, rep: int) -> None:
+        """Replication ``rep`` has run (its observations, if any, are in)."""
+        self.end = rep + 1
+
     def flush(self) -> None:
+        span = (self.start, self.end)
         for day, reps in self.rep.items():
             per_rep = self.values[day]
             columns = [np.concatenate([v[m] for v in per_rep]) for m in range(len(per_rep[0]))]
-            self.recorder.add_values(day, np.asarray(reps, dtype=np.int64), columns)
+            self.recorder.add_values(day, np.asarray(reps, dtype=np.int64), columns, span)
         self.rep.clear()
         self.values.clear()
+        self.start = self.end
 
 
 class EventRun(SimpyRun):
@@ -197,7 +206,8 @@ def run_event(
     for rep in range(first, first + n):
         own = events.take(np.array([rep - first])) if events.base.varied else events
         EventRun(scenario, own, rep, recorder, observations).run()
-        if (rep - first + 1) % FLUSH_EVERY == 0:
+        observations.ran(rep)
+        if (rep + 1) % FLUSH_EVERY == 0:  # on whole cells of ids (see siege.results.moments)
             observations.flush()
     observations.flush()
     return recorder.result()

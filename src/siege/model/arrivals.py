@@ -51,8 +51,25 @@ def convoy_arrives(
 
 def add_wave(state: SiegeState, side: str, personnel: Real, quality: Real, day: float) -> None:
     """A dated wave of personnel joins one side (not a garrison already withdrawing)."""
+    _join(state, side, personnel, quality, day < state.order_day)
+
+
+def spread_waves(state: SiegeState, params: ModelParams, t: float, dt: float) -> None:
+    """The personnel of waves spread over a window that arrive in ``[t, t + dt)`` (days) join
+    their side, each at its quality; none for a garrison whose withdrawal has begun by
+    ``t + dt`` (as for reinforcements)."""
+    for wave in params.spread_waves:
+        personnel = wave.inflow(t, dt)
+        if personnel > 0 and state.n:
+            staying = t + dt <= state.order_day + rules.TIME_EPS
+            _join(state, wave.side, personnel, wave.quality, staying)
+
+
+def _join(
+    state: SiegeState, side: str, personnel: Real, quality: Real, staying: NDArray[np.bool_]
+) -> None:
+    """Personnel join one side, at ``quality``; on the defender's side only where ``staying``."""
     if side == "defender":
-        staying = day < state.order_day
         strength, q, _ = rules.add_personnel(
             state.defender,
             state.defender_quality,

@@ -154,8 +154,20 @@ def routes_under_fire(state: SiegeState, params: ModelParams, day: float) -> F64
 
 
 def strength_fraction(state: SiegeState, params: ModelParams, day: float) -> F64:
-    """Defender personnel over day-0 strength."""
-    return state.defender / params.defender.strength
+    """Defender personnel over day-0 strength (with none on day 0: inf once there are some,
+    NaN while there are none, which never triggers)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(state.defender / params.defender.strength, dtype=np.float64)
+
+
+def defender_losses(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Defender casualties since day 0."""
+    return state.defender_losses
+
+
+def attacker_losses(state: SiegeState, params: ModelParams, day: float) -> F64:
+    """Attacker casualties since day 0."""
+    return state.attacker_losses
 
 
 def day_of_siege(state: SiegeState, params: ModelParams, day: float) -> F64:
@@ -190,6 +202,10 @@ MEASURES: dict[str, Measure] = {
                 encirclement_threat, band=True, trigger=True),
         Measure("control", "attacker fraction", "fraction",
                 "attacker control of each sector", control, band=True, per="sector"),
+        Measure("defender_losses", "personnel", "amount",
+                "defender casualties since day 0", defender_losses, band=True),
+        Measure("attacker_losses", "personnel", "amount",
+                "attacker casualties since day 0", attacker_losses, band=True),
         Measure("routes_under_fire", "routes", "count",
                 "routes cut or interdicted at or above `under_fire_at`", routes_under_fire,
                 trigger=True, counts="routes"),

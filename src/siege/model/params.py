@@ -57,6 +57,23 @@ class TriggerParams:
 
 
 @dataclass(frozen=True)
+class SpreadWave:
+    """A dated wave spread evenly over a window: ``personnel / duration_days`` persons a day
+    join ``side`` from ``day`` to ``day + duration_days`` (days), at ``quality``."""
+
+    side: str  # "defender" or "attacker"
+    day: float
+    duration_days: float
+    personnel: float
+    quality: float
+
+    def inflow(self, t: float, dt: float) -> float:
+        """Persons arriving in ``[t, t + dt)`` (days): the rate times the overlap."""
+        overlap = min(t + dt, self.day + self.duration_days) - max(t, self.day)
+        return self.personnel * overlap / self.duration_days if overlap > 0 else 0.0
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything the rules read. Sector arrays are ``(s,)``, route arrays ``(r,)``,
     ``adjacency`` is ``(r, s)``; rebuilt whenever a dated event changes a parameter."""
@@ -122,6 +139,8 @@ class ModelParams:
     # the attributes holding one row per replication, as dotted attribute names
     # ("defender.quality", "sector_rate", "triggers.1.threshold"); empty for one scenario
     varied: tuple[str, ...] = ()
+    # waves spread over a window (waves that arrive at once are dated events of the engines)
+    spread_waves: tuple[SpreadWave, ...] = ()
 
     @property
     def n_sectors(self) -> int:

@@ -209,8 +209,19 @@ def advance_control(
     a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with ground
     held.
     """
-    # drive = tanh(sensitivity * log(ratio / parity)); delta = rate * drive * dt * noise;
-    # computed in place in one array (this runs on every sector of every replication daily)
+    # delta = rate * drive * dt * noise, computed in place in one array (this runs on every
+    # sector of every replication daily)
+    x = advance_drive(force_ratio, sensitivity, parity)
+    x *= rate * dt  # (s,) or (n, s)
+    x *= noise  # x is now delta
+    x *= np.where(x > 0, 1.0 - control, control)  # the gain
+    x += control
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+def advance_drive(force_ratio: FloatArray, sensitivity: Real, parity: Real) -> FloatArray:
+    """``tanh(sensitivity * ln(force_ratio / parity))`` in [-1, 1], shape ``(n, s)`` (a new
+    array): how hard the front is pushed, before the rate, the noise and the gain."""
     x = np.maximum(force_ratio, 1e-300)
     x /= per_row(parity)
     if np.all(sensitivity == 1.0):  # tanh(ln x) = 1 - 2 / (x**2 + 1): no log or tanh needed
@@ -224,11 +235,23 @@ def advance_control(
             np.log(x, out=x)
         x *= per_row(sensitivity)
         np.tanh(x, out=x)
-    x *= rate * dt  # (s,) or (n, s)
-    x *= noise  # x is now delta
-    x *= np.where(x > 0, 1.0 - control, control)  # the gain
-    x += control
-    return np.clip(x, 0.0, 1.0, out=x)
+    return x
+
+
+def advance_velocity(
+    control: FloatArray,
+    force_ratio: FloatArray,
+    rate: FloatArray,
+    sensitivity: Real,
+    parity: Real,
+) -> FloatArray:
+    """Expected change of control per day, shape ``(n, s)``: :func:`advance_control`'s step
+    over ``dt`` divided by ``dt`` as ``dt`` goes to 0, noise at its mean of 1 (the mean-field
+    engine's rate of advance). Gains scale with ground left to take, losses with ground held."""
+    x = advance_drive(force_ratio, sensitivity, parity)
+    x *= rate  # (s,) or (n, s)
+    x *= np.where(x > 0, 1.0 - control, control)
+    return x
 
 
 # ------------------------------------------------------------------------------------------

@@ -76,16 +76,7 @@ def attrition(
     """Combat losses of a step (defender, attacker), ``(n,)``: counts drawn around the
     attrition law's expected losses, never more than the personnel present."""
     att = params.attrition
-    defender_fire = att.defender_kill_rate * state.defender_quality
-    defender_fire *= eff.supply
-    defender_fire *= eff.defender_fortification
-    d_rate, a_rate = LAWS[att.law].rates(
-        state.attacker,
-        state.defender,
-        att.attacker_kill_rate * state.attacker_quality,
-        defender_fire,
-        att,
-    )
+    d_rate, a_rate = loss_rates(state, params, eff)
     d_rate *= dt
     a_rate *= dt
     d_loss = rules.clip_losses(
@@ -97,6 +88,22 @@ def attrition(
         state.attacker,
     )
     return d_loss, a_loss
+
+
+def loss_rates(state: SiegeState, params: ModelParams, eff: Effectiveness) -> tuple[F64, F64]:
+    """Expected combat losses per day (defender, attacker), ``(n,)`` (new arrays): the
+    attrition law applied to each side's personnel and fire (kill rate times effectiveness)."""
+    att = params.attrition
+    defender_fire = att.defender_kill_rate * state.defender_quality
+    defender_fire *= eff.supply
+    defender_fire *= eff.defender_fortification
+    return LAWS[att.law].rates(
+        state.attacker,
+        state.defender,
+        att.attacker_kill_rate * state.attacker_quality,
+        defender_fire,
+        att,
+    )
 
 
 def withdrawal_losses(
@@ -180,14 +187,7 @@ def advance(
     losses and reinforcements), times daily noise and the campaign tempo."""
     if not params.n_sectors:
         return
-    ratio = rules.local_force_ratio(
-        state.attacker * state.attacker_quality,
-        state.defender * state.defender_quality * eff.supply,
-        params.attacker_share,
-        params.defender_share,
-        params.fortified,
-        eff.fortification,
-    )
+    ratio = force_ratio(state, params, eff)
     cv = params.noise_cv
     shape = (state.n, params.n_sectors)
     noise = (
@@ -199,6 +199,18 @@ def advance(
         noise *= state.tempo[:, None]
     state.control = rules.advance_control(
         state.control, ratio, params.sector_rate, params.sensitivity, params.parity, dt, noise
+    )
+
+
+def force_ratio(state: SiegeState, params: ModelParams, eff: Effectiveness) -> F64:
+    """Local effective force ratio, attacker over defender, in each sector ``(n, s)``."""
+    return rules.local_force_ratio(
+        state.attacker * state.attacker_quality,
+        state.defender * state.defender_quality * eff.supply,
+        params.attacker_share,
+        params.defender_share,
+        params.fortified,
+        eff.fortification,
     )
 
 

@@ -4,7 +4,10 @@ Each recorded measure keeps, for every day, a histogram over fixed bins (64 per 
 strengths, ratios and days of supply; linear for fractions; one bin per count for routes).
 Histograms of different blocks add up exactly, so the bands do not depend on how
 replications are split into blocks; percentiles are read off by interpolating within a bin
-(bins 0.8-1.6 % wide for the log measures, 0.001 for fractions).
+(bins 0.8-1.6 % wide for the log measures, 0.001 for fractions) and clamped to the day's
+exact least and greatest values, so a day on which every replication has the same value
+reports that value. Beside them, exact means and standard deviations
+(:mod:`siege.results.moments`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from numpy.typing import NDArray
 
 from siege.model.measures import BandColumn, band_columns
 from siege.model.params import ModelParams
+from siege.results.moments import Moments
 
 PERCENTILES = (5, 25, 50, 75, 95)
 
@@ -55,6 +59,18 @@ class MeasureSpec:
         if np.frexp(low)[0] != 0.5 or np.frexp(high)[0] != 0.5 or octaves < 1:
             raise ValueError(f"log measure {name}: low and high must be powers of two")
         return cls(name, unit, "log", low, high, int(octaves) * 2**LOG_BITS + 1)
+
+    def resolution(self) -> dict[str, object]:
+        """How finely the histogram resolves a percentile (written into the bands file): the
+        bins and their width, relative for log bins (widest at the bottom of an octave),
+        absolute for linear ones; counts are exact."""
+        if self.kind == "log":
+            return {"bins": "log", "per_octave": 2**LOG_BITS, "relative_width": 2.0**-LOG_BITS,
+                    "low": self.low, "high": self.high}
+        if self.kind == "count":
+            return {"bins": "count", "width": 1}
+        return {"bins": "linear", "width": (self.high - self.low) / self.bins,
+                "low": self.low, "high": self.high}
 
     def edges(self) -> NDArray[np.float64]:
         """Bin edges, length ``bins + 1`` (a log measure's first bin holds zero and below)."""
@@ -154,6 +170,7 @@ class BandAccumulator:
         self._counts: NDArray[np.int32] | None = self._zeros()
         self._sparse: tuple[NDArray[np.integer[Any]], NDArray[np.int32]] | None = None
         self.n_active = np.zeros(n_days + 1, dtype=np.int64)
+        self.moments = Moments(len(specs), n_days + 1)
 
     @classmethod
     def from_sparse(
@@ -163,6 +180,7 @@ class BandAccumulator:
         index: NDArray[np.integer[Any]],
         values: NDArray[np.int32],
         n_active: NDArray[np.int64],
+        moments: Moments,
     ) -> BandAccumulator:
         """An accumulator from the non-empty bins of :meth:`sparse` (made dense only when
         its counts are read; merging it into another touches only those bins)."""
@@ -173,6 +191,7 @@ class BandAccumulator:
         acc.n_active = np.array(n_active, dtype=np.int64)
         acc._counts = None
         acc._sparse = (index, values)
+        acc.moments = moments
         return acc
 
     def sparse(self) -> tuple[NDArray[np.integer[Any]], NDArray[np.int32]]:
@@ -202,23 +221,33 @@ class BandAccumulator:
         """Pickle sparsely: most bins are empty, and blocks travel between processes."""
         index, values = self.sparse()
         return {"specs": self.specs, "n_days": self.n_days, "n_active": self.n_active,
-                "index": index, "values": values}
+                "index": index, "values": values, "moments": self.moments}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Stay sparse until the counts are needed (see :meth:`from_sparse`)."""
         made = self.from_sparse(
-            state["specs"], state["n_days"], state["index"], state["values"], state["n_active"]
+            state["specs"], state["n_days"], state["index"], state["values"], state["n_active"],
+            state["moments"],
         )
         self.__dict__.update(made.__dict__)
 
-    def add(self, day: int, values: list[NDArray[np.float64]]) -> None:
-        """Add the values of every measure on one day (one array ``(n,)`` per measure)."""
+    def add(
+        self,
+        day: int,
+        values: list[NDArray[np.float64]],
+        rep: NDArray[np.int64],
+        span: tuple[int, int],
+    ) -> None:
+        """Add the values of every measure on one day (one array ``(n,)`` per measure) of
+        replications ``rep`` (ids, ascending): all the values of that day of the replications
+        with ids in ``span`` ``[first, end)`` (which fixes the order of the sums)."""
         if day > self.n_days:
             return
         n = values[0].shape[0] if values else 0
         self.n_active[day] += n
         if n == 0:
             return
+        self.moments.add(day, values, rep, span)
         # one histogram over all measures: measure m's bins start at m * self.bins, and NaN
         # values (no bin) go to one last bin that is dropped
         m = len(self.specs)
@@ -229,6 +258,21 @@ class BandAccumulator:
         counts = np.bincount(idx.reshape(-1), minlength=nan_bin + 1)
         self.counts[:, day, :] += counts[:nan_bin].reshape(m, self.bins)
 
+    def add_trajectory(
+        self, days: NDArray[np.int64], values: NDArray[np.float64], rep: int
+    ) -> None:
+        """Add one replication's values ``(m, len(days))`` on several days: the same as one
+        :meth:`add` a day, in one go (the mean engine's single trajectory)."""
+        keep = days <= self.n_days
+        days, values = days[keep], values[:, keep]
+        self.n_active[days] += 1
+        self.moments.add_trajectory(days, values, rep)
+        binned = np.empty(days.shape[0], dtype=np.intp)
+        for j, spec in enumerate(self.specs):
+            spec.bin_into(np.ascontiguousarray(values[j]), binned, 0, -1)
+            some = binned >= 0  # NaN: no bin
+            np.add.at(self.counts[j], (days[some], binned[some]), 1)
+
     def merge(self, other: BandAccumulator) -> None:
         """Add another accumulator's counts (same specs and days)."""
         if other._sparse is not None:
@@ -237,10 +281,21 @@ class BandAccumulator:
         else:
             np.add(self.counts, other.counts, out=self.counts)
         self.n_active += other.n_active
+        self.moments.merge(other.moments)
+
+    def counted(self) -> NDArray[np.int64]:
+        """Values that are not NaN, per measure and day ``(m, n_days + 1)``."""
+        return np.asarray(self.counts.sum(axis=2, dtype=np.int64))
+
+    def mean_sd(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Exact mean and standard deviation (divisor n) of every measure on every day,
+        ``(m, n_days + 1)`` each; NaN on days with no value."""
+        return self.moments.mean_sd(self.counted())
 
     def quantiles(self, percentiles: tuple[int, ...] = PERCENTILES) -> NDArray[np.float64]:
         """Percentiles of every measure on every day, shape ``(m, n_days + 1, len(p))``;
-        NaN on days with no value."""
+        NaN on days with no value. Read off the histogram within a bin, then clamped to the
+        day's least and greatest values."""
         out = np.full((len(self.specs), self.n_days + 1, len(percentiles)), np.nan)
         for m, spec in enumerate(self.specs):
             edges = spec.edges()
@@ -266,5 +321,6 @@ class BandAccumulator:
                         value = np.where(lo > 0, lo * (hi / lo) ** frac, lo + (hi - lo) * frac)
                 else:
                     value = lo + (hi - lo) * frac
-                out[m, days, j] = value
+                low, high = self.moments.low[m, days], self.moments.high[m, days]
+                out[m, days, j] = np.minimum(np.maximum(value, low), high)
         return out

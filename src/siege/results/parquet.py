@@ -3,14 +3,17 @@
 ``results.parquet``: one row per replication, the columns of
 :data:`siege.model.outcomes.OUTCOMES` (:data:`OUTCOME_COLUMNS` plus one
 ``route_open_days_<route>`` per route and ``trigger_first_day_<trigger>`` per trigger).
-``results.bands.parquet`` beside it: per-day percentile bands (``kind = "band"``) and the
-sample trajectories (``kind = "sample"``) in long form.
+``results.bands.parquet`` beside it: per-day percentile bands (``kind = "band"``; columns
+:data:`BAND_COLUMNS`: percentiles, replications running, exact mean, sd, least and greatest
+value) and the sample trajectories (``kind = "sample"``) in long form.
 
 Metadata keys (both files): ``siege.scenario`` (resolved scenario, JSON), ``siege.scenario_sha256``,
 ``siege.seed``, ``siege.engine``, ``siege.version``, ``siege.replications`` (requested),
 ``siege.completed`` (replications in the file), ``siege.partial`` ("true" if the run was
 interrupted), ``siege.kind`` ("outcomes" or "bands"); a run drawing its parameters from a
-calibration's posterior adds ``siege.posterior`` (the store) and ``siege.posterior_sha256``.
+calibration's posterior adds ``siege.posterior`` (the store) and ``siege.posterior_sha256``.;
+the bands file also has ``siege.percentile_resolution`` (per measure, the bins its
+percentiles are read from).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from siege.scenario import Scenario, build_params, scenario_from_json
 #: the outcome columns every results file has (besides one per route and per trigger)
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(o.name for o in OUTCOMES.values() if o.per is None)
 _ARROW_TYPES = {"int64": pa.int64(), "string": pa.string(), "float64": pa.float64()}
+#: the exact columns of a band row, after the percentiles (NaN in sample rows)
+MOMENT_COLUMNS: tuple[str, ...] = ("mean", "sd", "min", "max")
 
 
 def outcome_schema(scenario: Scenario) -> pa.Schema:
@@ -84,6 +89,11 @@ def provenance(
     }
 
 
+def percentile_resolution(specs: list[MeasureSpec]) -> dict[str, str]:
+    """Metadata of a bands file: how finely each measure's percentiles are resolved."""
+    return {"siege.percentile_resolution": json.dumps({s.name: s.resolution() for s in specs})}
+
+
 @dataclass
 class Bands:
     """Merged daily bands and sample trajectories of a run."""
@@ -119,6 +129,10 @@ class Bands:
         }
         for j, p in enumerate(PERCENTILES):
             cols[f"p{p}"] = q[:, :, j].reshape(-1)
+        mean, sd = acc.mean_sd()
+        for name, values in zip(MOMENT_COLUMNS, (mean, sd, acc.moments.low,
+                                                 acc.moments.high), strict=True):
+            cols[name] = values.reshape(-1)
         band = pa.table(
             {
                 k: pa.array(v, type=pa.int64() if k == "replication" else None)
@@ -143,8 +157,8 @@ class Bands:
             "value": pa.array(samples.transpose(0, 2, 1).reshape(-1)),
             "n_active": pa.array(np.zeros(rows, dtype=np.int64)),
         }
-        for p in PERCENTILES:
-            sample_cols[f"p{p}"] = pa.array(np.full(rows, np.nan))
+        for name in [f"p{p}" for p in PERCENTILES] + list(MOMENT_COLUMNS):
+            sample_cols[name] = pa.array(np.full(rows, np.nan))
         sample = pa.table(sample_cols).select(band.column_names)
         return pa.concat_tables([band, sample.cast(band.schema)])
 
@@ -242,7 +256,7 @@ class ResultsWriter:
         ) | self.metadata
         bmeta = provenance(
             self.scenario, self.engine, completed=self.completed, partial=partial, kind="bands"
-        ) | self.metadata
+        ) | self.metadata | percentile_resolution(bands.specs)
         bands_tmp = temporary_path(self._targets[1])
         writing = self.path
         try:

@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.engines import ENGINES, BlockInputs
+from siege.engines import ENGINES, REGISTRY, BlockInputs
 from siege.errors import RunError, ScenarioError
 from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
 from siege.results.parquet import Bands, ResultsWriter
 from siege.results.sets import ResultSet
 from siege.results.summary import Summary, summarize
-from siege.rng import STREAM_BLOCK
 from siege.run.blocks import default_block_size, empty_bands, plan_blocks
 from siege.run.budget import check_memory, estimate_memory
 from siege.run.dask import DaskExecutor, check_address
@@ -92,21 +91,22 @@ def simulate(
 ) -> SimulationResult:
     """Run a scenario's replications and return (and optionally write) the outcomes.
 
-    ``replications`` and ``seed`` override the scenario's values; ``block_size`` (rounded up
-    to whole stream blocks, ``siege.rng.STREAM_BLOCK``) sets how many replications one engine run
-    advances together, and changes nothing in the results. The blocks run on ``executor``
-    (left open: it is the caller's); without one, on ``workers`` local processes (this process
-    for 1), or on the Dask cluster whose scheduler is at ``scheduler`` (``tcp://HOST:PORT``);
-    the results are the same, byte for byte in the file. With ``out``, outcomes stream to
-    that Parquet file (bands beside it) as blocks finish; ``out`` is checked before anything
-    runs (it must not be one of ``inputs``, the files the run was read from, nor anything but
-    a regular file in a writable folder), and so is the memory the run needs
-    (:mod:`siege.run.budget`). On KeyboardInterrupt (or :class:`~siege.errors.Interrupted`,
-    a signal), or a block that fails (:class:`RunError`), the running blocks are abandoned,
-    the finished ones are written to ``out`` marked partial, and the exception raised; a run
-    stopped before any block finished leaves ``out`` as it was. ``progress(done, total)`` is
-    called as replications complete. ``values`` gives scenario paths one value per
-    replication, ``(replications,)`` each (posterior draws: see
+    ``replications`` and ``seed`` override the scenario's values (an engine that runs a fixed
+    number, the mean engine's one, runs that); ``block_size`` (rounded up to whole multiples
+    of the engine's granularity, the batch engine's stream blocks) sets how many
+    replications one engine run advances together, and changes nothing in the results. The
+    blocks run on ``executor`` (left open: it is the caller's); without one, on ``workers``
+    local processes (this process for 1), or on the Dask cluster whose scheduler is at
+    ``scheduler`` (``tcp://HOST:PORT``); the results are the same. With ``out``, outcomes
+    stream to that Parquet file (bands beside it) as blocks finish. On KeyboardInterrupt, or a
+    block that fails (:class:`RunError`), the running blocks are abandoned, the file is closed
+    with the finished blocks and marked partial, and the exception raised; ``out`` is checked
+    before anything runs (it must not be one of ``inputs``, the files the run was read from,
+    nor anything but a regular file in a writable folder), and so is the memory the run needs
+    (:mod:`siege.run.budget`). A signal (:class:`~siege.errors.Interrupted`) is handled as
+    KeyboardInterrupt; a run stopped before any block finished leaves ``out`` as it was.
+    ``progress(done, total)`` is called as replications complete. ``values`` gives scenario
+    paths one value per replication, ``(replications,)`` each (posterior draws: see
     :func:`siege.scenario.compile.build_varied_params`); the results file's metadata takes the
     ``siege.*`` keys of ``metadata`` as well.
     """
@@ -116,6 +116,9 @@ def simulate(
     updates: dict[str, object] = {}
     if replications is not None:
         updates["simulation.replications"] = replications
+    fixed = REGISTRY[engine].replications  # the mean engine runs one, whatever is asked
+    if fixed is not None:
+        updates["simulation.replications"] = fixed
     if seed is not None:
         updates["simulation.seed"] = seed
     if updates:
@@ -127,7 +130,7 @@ def simulate(
     total = scenario.simulation.replications
     values = dict(values or {})
     _check_values(scenario, values)
-    granularity = STREAM_BLOCK if engine == "batch" else 1
+    granularity = REGISTRY[engine].granularity
     if executor is None and scheduler is not None:
         check_address(scheduler)
     n_workers = executor.workers if executor is not None else workers

@@ -83,7 +83,8 @@ from siege.results.ledger import (
     read_ledger,
     unplanned_blocks,
 )
-from siege.results.parquet import block_table, provenance
+from siege.results.moments import Moments
+from siege.results.parquet import block_table, percentile_resolution, provenance
 from siege.results.summary import summarize
 from siege.run.blocks import empty_bands, plan_blocks
 from siege.run.lock import LOCK_NAME, StoreLock
@@ -257,11 +258,13 @@ class DirectoryStore:
         index, count = block.bands.sparse()
         buf = io.BytesIO()
         # uncompressed: a temporary file, merged and removed when the point finishes
-        np.savez(
-            buf, band_index=index.astype(np.int32),  # fewer than 2**31 bins
-            band_count=count, n_active=block.bands.n_active,
-            sample_ids=block.sample_ids, samples=block.samples,
-        )
+        arrays: dict[str, Any] = {
+            "band_index": index.astype(np.int32),  # fewer than 2**31 bins
+            "band_count": count, "n_active": block.bands.n_active,
+            "sample_ids": block.sample_ids, "samples": block.samples,
+            **block.bands.moments.arrays(),
+        }
+        np.savez(buf, **arrays)
         histograms = buf.getvalue()
         meta = provenance(point.scenario, self.sweep.engine, completed=block.n, partial=False,
                           kind="outcomes")
@@ -290,12 +293,14 @@ class DirectoryStore:
         for first in sorted(ledger.blocks):
             with np.load(histograms_path(self.root, point.id, first)) as z:
                 bands.accumulator.merge(BandAccumulator.from_sparse(
-                    specs, n_days, z["band_index"], z["band_count"], z["n_active"]))
+                    specs, n_days, z["band_index"], z["band_count"], z["n_active"],
+                    Moments.from_arrays(z)))
                 if z["sample_ids"].size:
                     bands.sample_ids.append(z["sample_ids"])
                     bands.samples.append(z["samples"])
         meta = provenance(point.scenario, self.sweep.engine,
                           completed=self.sweep.replications, partial=False, kind="bands")
+        meta |= percentile_resolution(specs)
         meta["siege.sweep_point"] = str(point.id)
         data = _parquet_bytes(bands.table().replace_schema_metadata(meta))
         target = bands_file(self.root, point.id)

@@ -142,10 +142,13 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
     block_size = _int(data.get("block_size", SMALL_BLOCK_SIZE), "block_size", bad, minimum=1)
     block_size = max(1, -(-block_size // STREAM_BLOCK)) * STREAM_BLOCK
     engine = str(data.get("engine", "batch"))
-    from siege.engines import ENGINES
+    from siege.engines import ENGINES, REGISTRY
 
     if engine not in ENGINES:
         raise bad("engine", f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}")
+    one_run = REGISTRY[engine].replications  # the mean engine: one a point
+    if one_run is not None:
+        replications = one_run
     crn = data.get("common_random_numbers", True)
     if not isinstance(crn, bool):
         raise bad("common_random_numbers", "must be true or false")

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.model.params import AttritionParams, ForceParams, ModelParams, TriggerParams
+from siege.model.params import (
+    AttritionParams,
+    ForceParams,
+    ModelParams,
+    SpreadWave,
+    TriggerParams,
+)
 from siege.scenario.forces import Attacker, Defender
 from siege.scenario.schema import Scenario
 
@@ -107,7 +113,21 @@ def build_params(scenario: Scenario) -> ModelParams:
         withdrawal_days=sc.withdrawal.duration_days,
         withdrawal_loss_rate=sc.withdrawal.loss_rate_per_day,
         withdrawal_loss_rate_no_routes=sc.withdrawal.loss_rate_no_routes_per_day,
+        spread_waves=_spread_waves(sc),
     )
+
+
+def _spread_waves(scenario: Scenario) -> tuple[SpreadWave, ...]:
+    """The waves spread over a window (``duration_days`` > 0), in the order written."""
+    out = []
+    for side_name in ("defender", "attacker"):
+        side = getattr(scenario, side_name)
+        for wave in side.waves:
+            if wave.duration_days > 0:
+                quality = wave.quality if wave.quality is not None else side.quality
+                out.append(SpreadWave(side_name, wave.day, wave.duration_days, wave.personnel,
+                                      quality))
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from siege.model.laws import LAWS
-from siege.scenario.fields import Fraction, Strict
+from siege.scenario.fields import MAX_HORIZON_DAYS, Fraction, Strict
 
 # the allowed values of `attrition.law` come from the model's registry of laws (type checkers
 # see a plain string)
@@ -20,10 +20,19 @@ else:
 
 
 class Wave(Strict):
-    """A dated reinforcement: personnel that arrive at once."""
+    """A dated reinforcement: personnel that arrive at once, or spread evenly over a window."""
 
-    day: float = Field(ge=0, description="Arrival day (days from day 0).")
+    day: float = Field(
+        ge=0, description="Arrival day, or the start of the window (days from day 0)."
+    )
     personnel: float = Field(ge=0, description="Personnel arriving (persons).")
+    duration_days: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_HORIZON_DAYS,
+        description="Days over which the personnel arrive, evenly: personnel / duration_days "
+        "persons a day from `day` on (days); 0: all at once on `day`.",
+    )
     quality: float | None = Field(
         None,
         gt=0,
@@ -33,7 +42,12 @@ class Wave(Strict):
 
 
 class _Force(Strict):
-    strength: float = Field(gt=0, le=1e8, description="Personnel present on day 0 (persons).")
+    strength: float = Field(
+        ge=0,
+        le=1e8,
+        description="Personnel present on day 0 (persons); 0: the side arrives later, by waves "
+        "or reinforcement (it cannot then collapse or culminate: those are fractions of day 0).",
+    )
     quality: float = Field(
         1.0,
         gt=0,
@@ -75,7 +89,8 @@ class Defender(_Force):
         0.25,
         description=(
             "The defence collapses when personnel present fall below this fraction of day-0 "
-            "strength (fraction)."
+            "strength (fraction). Default 0.25 in a siege; 0 (fight on) in an engagement, a "
+            "scenario with no sectors and no routes."
         ),
     )
 
@@ -87,7 +102,8 @@ class Attacker(_Force):
         0.3,
         description=(
             "The attacker culminates (can no longer attack) when its combat power, personnel "
-            "times mean quality, falls below this fraction of its day-0 combat power (fraction)."
+            "times mean quality, falls below this fraction of its day-0 combat power (fraction). "
+            "Default 0.3 in a siege; 0 (fight on) in an engagement."
         ),
     )
 

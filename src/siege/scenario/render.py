@@ -127,6 +127,17 @@ def reference_markdown() -> str:
         "relative to this one, whose tables this file's tables are merged into; arrays of "
         "tables such as `[[routes]]` replace the base's).",
         "",
+        "**Engagement form.** A battle rather than a siege needs only `[defender]` and "
+        "`[attacker]` (`strength`; 0 for a side that arrives later by `waves` or "
+        "`reinforcement_rate`) and `[attrition]` (`law` and the two kill rates): with no "
+        "`[[sectors]]` and no `[[routes]]` nothing advances, nothing is cut or closed, supply "
+        "is not modelled (`consumption_tonnes_per_person_day` defaults to 0), the policy "
+        "defaults to `hold`, and the collapse and culmination fractions default to 0, so the "
+        "sides fight to the horizon (or until one has no one left). A side that starts at 0 "
+        "cannot collapse or culminate (both are fractions of day-0 strength), and "
+        "`strength_fraction` is then inf (NaN, which never triggers, while it has no one). "
+        "See `scenarios/classics/`.",
+        "",
         "Trigger measures (`[[policy.triggers]]` `measure`; thresholds in the unit, within the "
         "values):",
         "",

@@ -94,6 +94,20 @@ class Simulation(Strict):
             "'time bought'. None: no counter-offensive date."
         ),
     )
+    rtol: float = Field(
+        1e-6,
+        ge=1e-13,
+        le=0.1,
+        description="Relative tolerance of the mean engine's integrator (dimensionless; "
+        "`--engine mean` only).",
+    )
+    atol: float = Field(
+        1e-6,
+        gt=0,
+        le=1000,
+        description="Absolute tolerance of the mean engine's integrator, in each state "
+        "variable's unit (persons, tonnes, fractions, days; `--engine mean` only).",
+    )
 
     @model_validator(mode="after")
     def _step_within_horizon(self) -> Simulation:
@@ -155,6 +169,21 @@ class Scenario(Strict):
     policy: Policy = Field(default_factory=Policy)
     withdrawal: Withdrawal = Field(default_factory=Withdrawal)
     events: tuple[Event, ...] = Field((), description="[[events]] tables, dated changes.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engagement_defaults(cls, data: Any) -> Any:
+        """An engagement (no sectors and no routes: a battle, not a siege) has no town to
+        collapse or siege to culminate: its sides fight on unless the file says otherwise, so
+        its collapse and culmination fractions default to 0."""
+        if not isinstance(data, Mapping) or data.get("sectors") or data.get("routes"):
+            return data
+        out = dict(data)
+        for side, key in (("defender", "collapse_fraction"), ("attacker", "culmination_fraction")):
+            table = out.get(side)
+            if isinstance(table, Mapping) and key not in table:
+                out[side] = {**table, key: 0.0}
+        return out
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
