@@ -44,6 +44,15 @@ def simulate(
             "Default: SCENARIO.results.parquet in the current folder.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Without --out: replace SCENARIO.results.parquet even when it holds the "
+            "results of another run (another scenario, seed, replications, engine or "
+            "posterior); with --out such results are replaced anyway, and a line says so.",
+        ),
+    ] = False,
     set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     workers: Annotated[
@@ -75,35 +84,46 @@ def simulate(
     ] = None,
 ) -> None:
     """Run a scenario's replications; print a summary and write the outcomes to Parquet."""
+    from siege.results.sets import Provenance, held_results
     from siege.run.blocks import default_workers
+    from siege.run.simulate import resolve_run
     from siege.run.simulate import simulate as run
 
     with user_errors():
-        scenario = load_scenario(file, overrides(set_))
+        scenario = resolve_run(load_scenario(file, overrides(set_)), replications=replications,
+                               seed=seed, engine=engine)
         path = out if out is not None else Path(f"{file.stem}.results.parquet")
-        total = 1 if engine == "mean" else replications or scenario.simulation.replications
+        total = scenario.simulation.replications
         n_workers = workers or default_workers(total)
         values, metadata = None, None
         if posterior is not None:
             from siege.analysis.calibrate import posterior_values
 
-            draw_seed = scenario.simulation.seed if seed is None else seed
-            values, metadata = posterior_values(posterior, total, draw_seed)
-        with _progress(total) as progress:
-            result = run(
-                scenario,
-                replications=replications,
-                seed=seed,
-                engine=engine,
-                block_size=block_size,
-                workers=n_workers,
-                out=path,
-                progress=progress,
-                scheduler=scheduler,
-                inputs=(file,),
-                values=values,
-                metadata=metadata,
-            )
+            values, metadata = posterior_values(posterior, total, scenario.simulation.seed)
+        this_run = Provenance.of_run(scenario, engine, partial=False, metadata=metadata)
+        held = held_results(path)
+        replacing = held if held is not None and not held.same_run(this_run) else None
+        if replacing is not None and out is None and not force:
+            fail(f"{path} holds the results of another run ({replacing.describe()}); give "
+                 "--out FILE to write this run elsewhere, or --force to replace them")
+        try:
+            with _progress(total) as progress:
+                result = run(
+                    scenario,
+                    engine=engine,
+                    block_size=block_size,
+                    workers=n_workers,
+                    out=path,
+                    progress=progress,
+                    scheduler=scheduler,
+                    inputs=(file,),
+                    values=values,
+                    metadata=metadata,
+                )
+        finally:  # said whether the run finished or was stopped with finished blocks kept
+            now = held_results(path) if replacing is not None else None
+            if replacing is not None and now is not None and now.same_run(this_run):
+                err_console.print(f"replaced {path} ({replacing.describe()})", markup=False)
         summary = result.summary()
         if as_json:
             payload = {

@@ -48,13 +48,19 @@ class Provenance:
     replications: int
     partial: bool
     source: str = ""
+    posterior_sha256: str = ""  # the hash of the posterior its parameters were drawn from
 
     @classmethod
-    def of_run(cls, scenario: Scenario, engine: str, *, partial: bool) -> Provenance:
-        """The provenance of a run of ``scenario`` in this process."""
+    def of_run(
+        cls, scenario: Scenario, engine: str, *, partial: bool,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Provenance:
+        """The provenance of a run of ``scenario`` in this process (``metadata``: the extra
+        ``siege.*`` keys its results file takes, such as the posterior it drew from)."""
         sim = scenario.simulation
+        posterior = (metadata or {}).get("siege.posterior_sha256", "")
         return cls(scenario.name, scenario.sha256(), scenario.to_json(), sim.seed, engine,
-                   sim.replications, partial)
+                   sim.replications, partial, posterior_sha256=posterior)
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, str], source: str) -> Provenance:
@@ -70,7 +76,28 @@ class Provenance:
             replications=int(replications) if replications.isdigit() else 0,
             partial=meta.get("siege.partial") == "true",
             source=source,
+            posterior_sha256=meta.get("siege.posterior_sha256", ""),
         )
+
+    def same_run(self, other: Provenance) -> bool:
+        """Whether both record the same run, so their results are the same: the same resolved
+        scenario (name, seed, replications and every value), engine and posterior draws."""
+        return ((self.scenario_sha256, self.engine, self.posterior_sha256)
+                == (other.scenario_sha256, other.engine, other.posterior_sha256))
+
+    def describe(self) -> str:
+        """The run in words, for messages: ``scenario bakhmut, seed 3, 10,000 replications,
+        sha256 1a2b3c4d5e6f`` (and the engine where not batch, posterior draws, partial)."""
+        seed = "unknown" if self.seed is None else str(self.seed)
+        words = [f"scenario {self.scenario_name}", f"seed {seed}",
+                 f"{self.replications:,} replications", f"sha256 {self.scenario_sha256[:12]}"]
+        if self.engine != "batch":
+            words.append(f"engine {self.engine}")
+        if self.posterior_sha256:
+            words.append("parameters drawn from a posterior")
+        if self.partial:
+            words.append("partial")
+        return ", ".join(words)
 
     @property
     def scenario(self) -> Scenario:
@@ -85,6 +112,18 @@ class Provenance:
             return self.scenario
         except (ScenarioError, ValueError):
             return None
+
+
+def held_results(path: str | Path) -> Provenance | None:
+    """The run whose results a file at ``path`` holds; None where it holds none (no file, or
+    not a siege results file)."""
+    try:
+        meta = read_metadata(path)
+    except ResultsError:
+        return None
+    if meta.get("siege.kind") != "outcomes":
+        return None
+    return Provenance.from_metadata(meta, str(path))
 
 
 @dataclass(frozen=True)

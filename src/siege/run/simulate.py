@@ -73,6 +73,27 @@ class SimulationResult:
         )
 
 
+def resolve_run(
+    scenario: Scenario, *, replications: int | None = None, seed: int | None = None,
+    engine: str = "batch",
+) -> Scenario:
+    """The scenario a run of ``engine`` executes: ``replications`` and ``seed`` set into it
+    where given, and the engine's fixed number of replications where it has one (the mean
+    engine's one); what :func:`simulate` runs and records as its provenance."""
+    if engine not in ENGINES:
+        raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
+                            key="--engine")
+    updates: dict[str, object] = {}
+    if replications is not None:
+        updates["simulation.replications"] = replications
+    fixed = REGISTRY[engine].replications  # the mean engine runs one, whatever is asked
+    if fixed is not None:
+        updates["simulation.replications"] = fixed
+    if seed is not None:
+        updates["simulation.seed"] = seed
+    return scenario.with_overrides(updates, source="arguments") if updates else scenario
+
+
 def simulate(
     scenario: Scenario,
     *,
@@ -110,19 +131,7 @@ def simulate(
     :func:`siege.scenario.compile.build_varied_params`); the results file's metadata takes the
     ``siege.*`` keys of ``metadata`` as well.
     """
-    if engine not in ENGINES:
-        raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
-                            key="--engine")
-    updates: dict[str, object] = {}
-    if replications is not None:
-        updates["simulation.replications"] = replications
-    fixed = REGISTRY[engine].replications  # the mean engine runs one, whatever is asked
-    if fixed is not None:
-        updates["simulation.replications"] = fixed
-    if seed is not None:
-        updates["simulation.seed"] = seed
-    if updates:
-        scenario = scenario.with_overrides(updates, source="arguments")
+    scenario = resolve_run(scenario, replications=replications, seed=seed, engine=engine)
     if workers < 1:
         raise ScenarioError(f"workers must be at least 1 (got {workers})", key="--workers")
     if executor is not None and scheduler is not None:
