@@ -158,9 +158,14 @@ def test_block_whose_worker_dies_twice_stops_simulate_and_keeps_finished_blocks(
     scenario = load_scenario(BAKHMUT, {"simulation.horizon_days": 120})
     killer = WorkerKiller(kills=2)  # the worker holding the second block, then its successor
     killer.start()
+
+    def arm(done: float) -> None:  # once the first block has finished
+        if done >= STREAM_BLOCK:
+            killer.armed.set()
+
     with LocalExecutor(1) as executor, pytest.raises(RunError) as error:
         simulate(scenario, replications=2 * STREAM_BLOCK, block_size=STREAM_BLOCK,
-                 executor=executor, out=out, progress=lambda done, total: killer.armed.set())
+                 executor=executor, out=out, progress=lambda done, total: arm(done))
     killer.join()
     assert str(error.value) == (
         f"replications {STREAM_BLOCK}..{2 * STREAM_BLOCK - 1} failed: its worker process died "

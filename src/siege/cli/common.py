@@ -99,7 +99,10 @@ LabelOption = Annotated[
 @contextmanager
 def progress_bar(label: str) -> Iterator[Any]:
     """A rich progress bar with elapsed time and ETA on stderr, or None when not a terminal
-    (piped output stays clean)."""
+    (piped output stays clean). Standard output and error are not redirected through the bar:
+    the consoles write to whatever ``sys.stderr`` is, so a redirect would feed the bar's
+    own output back into it without end; messages printed meanwhile go through
+    ``err_console``, which draws them above the bar."""
     if not err_console.is_terminal:
         yield None
         return
@@ -121,6 +124,8 @@ def progress_bar(label: str) -> Iterator[Any]:
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
     ) as bar:
         yield bar
 

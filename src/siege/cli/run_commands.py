@@ -148,15 +148,15 @@ def _bands(path: Path) -> Path:
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """Progress over replications (``simulate``)."""
+def _progress(total: int) -> Iterator[Callable[[float, int], None] | None]:
+    """Progress over replications (``simulate``; fractional as blocks advance)."""
     with progress_bar("replications") as bar:
         if bar is None:
             yield None
             return
         task = bar.add_task("run", total=total)
 
-        def update(done: int, _total: int) -> None:
+        def update(done: float, _total: int) -> None:
             bar.update(task, completed=done)
 
         yield update

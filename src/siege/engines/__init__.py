@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from siege.engines.base import BlockInputs
+from siege.engines.base import BlockInputs, BlockProgress
 from siege.engines.batch import run_batch
 from siege.engines.event import run_event
 from siege.engines.mean import run_mean
@@ -21,10 +21,11 @@ from siege.scenario import Scenario
 
 class RunBlock(Protocol):
     """Runs replications ``[first, first + n)`` of a scenario, with the values per replication
-    and probes of ``inputs`` if given."""
+    and probes of ``inputs`` if given, reporting ``progress`` as it goes if it can."""
 
     def __call__(
-        self, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+        self, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None,
+        progress: BlockProgress | None = None,
     ) -> BlockResult: ...
 
 
@@ -71,14 +72,17 @@ REGISTRY: dict[str, Engine] = {
 }
 ENGINES: tuple[str, ...] = tuple(REGISTRY)
 
-__all__ = ["ENGINES", "REGISTRY", "BlockInputs", "BlockResult", "Engine", "run_block"]
+__all__ = ["ENGINES", "REGISTRY", "BlockInputs", "BlockProgress", "BlockResult", "Engine",
+           "run_block"]
 
 
 def run_block(
-    engine: str, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+    engine: str, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None,
+    progress: BlockProgress | None = None,
 ) -> BlockResult:
     """Run replications ``[first, first + n)`` of a scenario with the named engine (with the
-    values per replication and probes of ``inputs``)."""
+    values per replication and probes of ``inputs``; ``progress``, see
+    :data:`~siege.engines.base.BlockProgress`)."""
     if engine not in REGISTRY:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    return REGISTRY[engine].run(scenario, first, n, inputs)
+    return REGISTRY[engine].run(scenario, first, n, inputs, progress)

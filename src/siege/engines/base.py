@@ -3,7 +3,7 @@ of a block's outcomes and bands, the dated-events timeline and the SimPy process
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,11 @@ from siege.results.block import BlockResult
 from siege.rng import Streams
 from siege.scenario import Scenario
 from siege.scenario.compile import build_varied_params
+
+#: Reports, as a block runs, how many of its replications are done: those ended, plus the
+#: running ones' share of the horizon (fractional; rising to the block's size). Observation
+#: only: an engine calls it without changing anything it draws or computes.
+BlockProgress = Callable[[float], None]
 
 
 @dataclass(frozen=True)

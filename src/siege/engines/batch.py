@@ -21,6 +21,7 @@ import simpy
 
 from siege.engines.base import (
     BlockInputs,
+    BlockProgress,
     Recorder,
     SimpyRun,
     Timeline,
@@ -41,9 +42,11 @@ class BatchRun(SimpyRun):
     """One block of replications advanced by one SimPy environment."""
 
     def __init__(
-        self, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+        self, scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None,
+        progress: BlockProgress | None = None,
     ) -> None:
         inputs = inputs or BlockInputs()
+        self.progress = progress
         self.events = Timeline(scenario, inputs.values)
         self.params: ModelParams = self.events.base
         sim = scenario.simulation
@@ -86,6 +89,8 @@ class BatchRun(SimpyRun):
             if self.state.n == 0:
                 self.done.succeed()
                 return
+            if self.progress is not None:  # ended, and the running ones' share of the horizon
+                self.progress(self.recorder.n - self.state.n * (1.0 - t_end / self.horizon))
             self.thresholds = arrivals.convoy_thresholds(self.state)
             k += 1
 
@@ -134,8 +139,9 @@ class BatchRun(SimpyRun):
 
 
 def run_batch(
-    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None,
+    progress: BlockProgress | None = None,
 ) -> BlockResult:
     """Run replications ``[first, first + n)`` with the batch engine (with the values per
-    replication and probes of ``inputs``)."""
-    return BatchRun(scenario, first, n, inputs).run()
+    replication and probes of ``inputs``), reporting ``progress`` after each combat step."""
+    return BatchRun(scenario, first, n, inputs, progress).run()

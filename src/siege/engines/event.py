@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from siege.engines.base import (
     BlockInputs,
+    BlockProgress,
     Recorder,
     SimpyRun,
     Timeline,
@@ -195,10 +196,12 @@ class EventRun(SimpyRun):
 
 
 def run_event(
-    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None,
+    progress: BlockProgress | None = None,
 ) -> BlockResult:
     """Run replications ``[first, first + n)`` with the event engine, one after another
-    (with the values per replication and probes of ``inputs``)."""
+    (with the values per replication and probes of ``inputs``), reporting ``progress`` after
+    each replication."""
     inputs = inputs or BlockInputs()
     events = Timeline(scenario, inputs.values)
     recorder = Recorder(scenario, events.base, first, n, inputs.probes)
@@ -209,5 +212,7 @@ def run_event(
         observations.ran(rep)
         if (rep + 1) % FLUSH_EVERY == 0:  # on whole cells of ids (see siege.results.moments)
             observations.flush()
+        if progress is not None:
+            progress(rep + 1 - first)
     observations.flush()
     return recorder.result()

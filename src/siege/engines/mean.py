@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 
-from siege.engines.base import BlockInputs, Recorder, Timeline
+from siege.engines.base import BlockInputs, BlockProgress, Recorder, Timeline
 from siege.engines.mean_state import LA, LD, Continuum, Event
 from siege.errors import ModelError
 from siege.model import arrivals, decisions, endings, flows, transitions
@@ -246,11 +246,12 @@ class MeanRun:
 
 
 def run_mean(
-    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None
+    scenario: Scenario, first: int, n: int, inputs: BlockInputs | None = None,
+    progress: BlockProgress | None = None,
 ) -> BlockResult:
     """Run the mean-field replication (id 0; ``first`` and ``n`` must ask for it). Values per
     replication (one each, for its one replication) are set into the scenario; probes are not
-    recorded by this engine."""
+    recorded by this engine, nor progress reported (one replication, done when it returns)."""
     if (first, n) != (0, 1):
         raise ValueError("the mean engine runs one replication, id 0")
     if inputs is not None:

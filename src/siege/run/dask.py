@@ -21,7 +21,14 @@ from types import TracebackType
 from typing import Any
 
 from siege.errors import ClusterError
-from siege.run.executors import BLOCK_RETRIES, BlockFailure, BlockTask, Finished, attempt
+from siege.run.executors import (
+    BLOCK_RETRIES,
+    BlockFailure,
+    BlockTask,
+    Finished,
+    TaskProgress,
+    attempt,
+)
 
 log = logging.getLogger(__name__)
 TIMEOUT_VARIABLE = "SIEGE_SCHEDULER_TIMEOUT"  # seconds to wait for the scheduler
@@ -127,7 +134,11 @@ class DaskExecutor:
         """Threads of the cluster's workers (blocks it runs at once)."""
         return max(1, sum(self._client().nthreads().values()))
 
-    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+    def run(
+        self, tasks: Iterable[BlockTask], progress: TaskProgress | None = None
+    ) -> Generator[Finished, None, None]:
+        """Run ``tasks`` on the cluster (see :meth:`Executor.run`); ``progress`` is not
+        reported within blocks (a Dask task sends nothing back until it finishes)."""
         client = self._client()
         distributed = _import_distributed()
         # enough queued per worker thread that none idles while the client stores a result

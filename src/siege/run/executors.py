@@ -37,7 +37,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siege.engines import BlockInputs, run_block
+from siege.engines import BlockInputs, BlockProgress, run_block
 from siege.errors import RunError
 from siege.results.block import BlockResult
 from siege.run.allocator import block_allocator
@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 BLOCK_RETRIES = 1  # times a block whose worker died is run again before it is reported failed
 ORPHAN_CHECK_S = 0.5  # how often a worker process checks that its parent is alive (seconds)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the parent's to handle
+PROGRESS_INTERVAL_S = 0.25  # a running block reports its progress at most this often (seconds)
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,49 @@ class BlockFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class _Progress:
+    """A worker's message besides results: its block's replications done so far."""
+
+    done: float
+
+
 Finished = tuple[BlockTask, BlockResult | BlockFailure]
+#: ``progress(task, done)``: a running block's replications done so far (fractional, see
+#: :data:`~siege.engines.base.BlockProgress`), at most every :data:`PROGRESS_INTERVAL_S`
+TaskProgress = Callable[[BlockTask, float], None]
 
 
-def run_task(task: BlockTask) -> BlockResult:
+class _Every:
+    """Passes a block's progress on at most once per :data:`PROGRESS_INTERVAL_S` (a report
+    crosses a pipe or updates a terminal; the engine reports every step)."""
+
+    def __init__(self, report: BlockProgress) -> None:
+        self.report = report
+        self.due = time.monotonic() + PROGRESS_INTERVAL_S
+
+    def __call__(self, done: float) -> None:
+        now = time.monotonic()
+        if now >= self.due:
+            self.due = now + PROGRESS_INTERVAL_S
+            self.report(done)
+
+
+def run_task(task: BlockTask, progress: BlockProgress | None = None) -> BlockResult:
     """Run one block task (in whatever process or cluster worker holds it), with the C
     allocator's thresholds raised for the block where the host pinned them low (Dask's
-    nanny does: see :mod:`siege.run.allocator`). Floating-point warnings are silenced: the
-    engines check their state and raise :class:`~siege.errors.ModelError` themselves."""
+    nanny does: see :mod:`siege.run.allocator`), passing ``progress`` on at most every
+    :data:`PROGRESS_INTERVAL_S`. Floating-point warnings are silenced: the engines check
+    their state and raise :class:`~siege.errors.ModelError` themselves."""
+    every = _Every(progress) if progress is not None else None
     with block_allocator(), np.errstate(all="ignore"):
-        return run_block(task.engine, task.scenario, task.first, task.n, task.inputs)
+        return run_block(task.engine, task.scenario, task.first, task.n, task.inputs, every)
 
 
-def attempt(task: BlockTask) -> BlockResult | BlockFailure:
+def attempt(task: BlockTask, progress: BlockProgress | None = None) -> BlockResult | BlockFailure:
     """Run one block task; an exception it raises comes back as a :class:`BlockFailure`."""
     try:
-        return run_task(task)
+        return run_task(task, progress)
     except Exception as exc:  # reported with the block; the caller decides what it means
         return BlockFailure(f"{type(exc).__name__}: {exc}")
 
@@ -127,10 +155,13 @@ class Executor(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+    def run(
+        self, tasks: Iterable[BlockTask], progress: TaskProgress | None = None
+    ) -> Generator[Finished, None, None]:
         """Run ``tasks`` (read as workers free up, so a long stream stays in flat memory);
-        yield ``(task, result or failure)`` for each, in the order they finish. Closing the
-        generator abandons the blocks still running."""
+        yield ``(task, result or failure)`` for each, in the order they finish, and report
+        running blocks' ``progress`` where the executor can. Closing the generator abandons
+        the blocks still running."""
         ...
 
 
@@ -148,9 +179,16 @@ class InProcessExecutor:
     ) -> None:
         return None
 
-    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+    def run(
+        self, tasks: Iterable[BlockTask], progress: TaskProgress | None = None
+    ) -> Generator[Finished, None, None]:
         for task in tasks:
-            yield task, attempt(task)
+            yield task, attempt(task, None if progress is None else _of(task, progress))
+
+
+def _of(task: BlockTask, progress: TaskProgress) -> BlockProgress:
+    """``progress`` as the engine running ``task`` reports it."""
+    return lambda done: progress(task, done)
 
 
 def _worker_main(conn: Connection, parent: int) -> None:
@@ -164,12 +202,15 @@ def _worker_main(conn: Connection, parent: int) -> None:
         signal.signal(signum, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    def report(done: float) -> None:
+        conn.send(_Progress(done))
+
     while True:
         try:
             task = conn.recv()
             if task is None:
                 return
-            conn.send(attempt(task))
+            conn.send(attempt(task, report))
         except (EOFError, OSError):  # the parent is gone, or closed the pipe
             return
 
@@ -237,7 +278,9 @@ class LocalExecutor:
         for worker in list(self._pool):
             self._discard(worker)
 
-    def run(self, tasks: Iterable[BlockTask]) -> Generator[Finished, None, None]:
+    def run(
+        self, tasks: Iterable[BlockTask], progress: TaskProgress | None = None
+    ) -> Generator[Finished, None, None]:
         retries: deque[tuple[BlockTask, int]] = deque()  # (task, deaths so far), run first
         source = iter(tasks)
 
@@ -269,7 +312,7 @@ class LocalExecutor:
                     task, deaths = worker.task, worker.deaths
                     assert task is not None
                     try:
-                        result: BlockResult | BlockFailure = worker.conn.recv()
+                        result: BlockResult | BlockFailure | _Progress = worker.conn.recv()
                     except (EOFError, OSError):  # the worker died before it could answer
                         self._discard(worker)
                         why = _describe_exit(worker.process.exitcode)
@@ -282,6 +325,10 @@ class LocalExecutor:
                         result = BlockFailure(f"its worker process died ({why}), again after "
                                               f"{BLOCK_RETRIES} retry")
                     else:
+                        if isinstance(result, _Progress):  # the block runs on
+                            if progress is not None:
+                                progress(task, result.done)
+                            continue
                         worker.task = None
                     fill()  # the worker goes on with the next block while this one is used
                     yield task, result

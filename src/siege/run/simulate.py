@@ -32,7 +32,9 @@ from siege.run.signals import deferred_signals
 from siege.scenario import Scenario, build_params
 from siege.scenario.compile import build_varied_params
 
-ProgressCallback = Callable[[int, int], None]
+#: ``progress(done, total)``: replications done of ``total``, fractional (finished blocks and
+#: the running blocks' progress, see :data:`~siege.engines.base.BlockProgress`); never falls
+ProgressCallback = Callable[[float, int], None]
 
 
 @dataclass
@@ -126,7 +128,8 @@ def simulate(
     nor anything but a regular file in a writable folder), and so is the memory the run needs
     (:mod:`siege.run.budget`). A signal (:class:`~siege.errors.Interrupted`) is handled as
     KeyboardInterrupt; a run stopped before any block finished leaves ``out`` as it was.
-    ``progress(done, total)`` is called as replications complete. ``values`` gives scenario
+    ``progress(done, total)`` is called as replications complete, and as running blocks
+    advance (a few times a second; not within blocks on a Dask cluster). ``values`` gives scenario
     paths one value per replication, ``(replications,)`` each (posterior draws: see
     :func:`siege.scenario.compile.build_varied_params`); the results file's metadata takes the
     ``siege.*`` keys of ``metadata`` as well.
@@ -183,8 +186,9 @@ def _run(
     reason = np.full(total, -1, dtype=np.int8)
     done = 0
     tasks = (_task(scenario, engine, values, first, n) for first, n in blocks)
+    running = _Running(total, progress)
     try:
-        with closing(executor.run(tasks)) as finished:
+        with closing(executor.run(tasks, running.advance if progress else None)) as finished:
             for task, block in finished:
                 if isinstance(block, BlockFailure):
                     raise RunError(f"{task.describe()} failed: {block.error}; stopping"
@@ -198,8 +202,7 @@ def _run(
                 for c, column in block.columns.items():
                     columns[c][rows] = column
                 done += block.n
-                if progress is not None:
-                    progress(done, total)
+                running.finish(block.first, block.n)
         if done != total:  # pragma: no cover - an executor that lost blocks without a word
             raise RunError(f"the executor returned {done:,} of {total:,} replications")
     except BaseException:  # stopped (Ctrl-C, a signal) or failed: keep the finished blocks
@@ -221,6 +224,35 @@ def _run(
         partial=False,
         out=writer.path if written and writer is not None else None,
     )
+
+
+class _Running:
+    """Replications done, finished blocks and running ones' shares together, passed on to
+    ``progress`` as they rise (a block run again after its worker died starts from zero)."""
+
+    def __init__(self, total: int, progress: ProgressCallback | None) -> None:
+        self.total = total
+        self.progress = progress
+        self.finished = 0
+        self.shares: dict[int, float] = {}  # first replication of a running block -> done
+        self.shown = 0.0
+
+    def advance(self, task: BlockTask, done: float) -> None:
+        """A running block's progress (replications of it done)."""
+        self.shares[task.first] = max(self.shares.get(task.first, 0.0), done)
+        self._show()
+
+    def finish(self, first: int, n: int) -> None:
+        """The block of ``n`` replications from ``first`` has finished."""
+        self.shares.pop(first, None)
+        self.finished += n
+        self._show()
+
+    def _show(self) -> None:
+        done = self.finished + sum(self.shares.values())
+        if self.progress is not None and done > self.shown:
+            self.shown = done
+            self.progress(done, self.total)
 
 
 def _kept(writer: ResultsWriter | None, done: int) -> str:
