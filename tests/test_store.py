@@ -128,6 +128,7 @@ def test_store_has_design_summaries_bands_and_manifest(store: Path) -> None:
     assert not (store / ".pending" / "point=0").exists()  # merged into the bands file
 
 
+@pytest.mark.slow  # a real kill -9 and a resumed sweep
 def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, points=6, horizon=120)
     whole = tmp_path / "whole"
@@ -205,6 +206,7 @@ values = [200.0, 1e308, 150.0]
     assert pq.read_table(store / "summary.parquet").column("point").to_pylist() == [0, 2]
 
 
+@pytest.mark.slow  # a sweep and a comparison through the CLI
 def test_compare_reads_store_points_by_either_path_with_their_bands(store: Path) -> None:
     from siege.results.sets import load_result_set
 
