@@ -23,8 +23,7 @@ from siege.run.store import DirectoryStore
 from siege.run.store_read import open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
-from conftest import files_of
-from conftest import run_cli as here
+from conftest import files_of, run_cli
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -52,12 +51,6 @@ def write_sweep(folder: Path, points: int = 3, horizon: int = 60, name: str = "s
     path = folder / name
     path.write_text(f'scenario = "{BAKHMUT}"\n' + SWEEP.format(points=points, horizon=horizon))
     return path
-
-
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "siege", *args], capture_output=True,
-                          text=True, timeout=timeout)
-
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +258,7 @@ def test_resume_runs_a_truncated_part_of_a_finished_point_again(
     copy = copy_of(store, tmp_path)
     part = copy / "outcomes" / "point=1" / "part-0000000000.parquet"
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
-    check = here("store", "check", str(copy))
+    check = run_cli("store", "check", str(copy))
     assert check.returncode == 1
     assert "damaged: point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in (
         check.stdout)
@@ -275,7 +268,7 @@ def test_resume_runs_a_truncated_part_of_a_finished_point_again(
             and "running the point again" in proc.stderr)
     assert "1 blocks run" not in proc.stderr and "2 blocks run" in proc.stderr
     assert files_of(copy) == files_of(store)
-    assert here("store", "check", str(copy)).returncode == 0
+    assert run_cli("store", "check", str(copy)).returncode == 0
 
 
 @pytest.mark.slow
@@ -291,7 +284,7 @@ def test_resume_runs_a_block_with_garbage_histograms_again(store: Path, tmp_path
                                                           point=0)))
     pending = root / ".pending" / "point=0" / "bands-0000000000.npz"
     pending.write_bytes(b"garbage")
-    check = here("store", "check", str(root))
+    check = run_cli("store", "check", str(root))
     assert check.returncode == 1 and ".pending/point=0/bands-0000000000.npz: damaged" in (
         check.stdout)
     proc = run_cli("sweep", sweep_file(store), "--out", str(root), "--resume")
@@ -308,7 +301,7 @@ def test_a_part_copied_from_another_point_is_found_and_run_again(
     copy = copy_of(store, tmp_path)
     name = "part-0000000000.parquet"
     shutil.copy(copy / "outcomes" / "point=0" / name, copy / "outcomes" / "point=2" / name)
-    assert here("compare", str(copy / "point=2")).returncode == 2
+    assert run_cli("compare", str(copy / "point=2")).returncode == 2
     proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and f"point 2: outcomes/point=2/{name}: damaged" in proc.stderr
     assert files_of(copy) == files_of(store)
@@ -318,15 +311,15 @@ def test_a_stray_copy_is_never_counted_and_check_lists_it(store: Path, tmp_path:
     copy = copy_of(store, tmp_path)
     stray = copy / "outcomes" / "point=0" / "part-0000000000 (1).parquet"
     shutil.copy(copy / "outcomes" / "point=0" / "part-0000000000.parquet", stray)
-    check = here("store", "check", str(copy))
+    check = run_cli("store", "check", str(copy))
     assert check.returncode == 1
     assert ("not in the ledger (ignored by siege; read by other Parquet readers of "
             "outcomes/): outcomes/point=0/part-0000000000 (1).parquet") in check.stdout
-    proc = here("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and "0 blocks run" in proc.stderr
     summary = pq.read_table(copy / "summary.parquet").column("replications").to_pylist()
     assert summary == [4200, 4200, 4200]
-    compared = json.loads(here("compare", str(copy / "point=0"), "--json").stdout)
+    compared = json.loads(run_cli("compare", str(copy / "point=0"), "--json").stdout)
     assert compared["variants"][0]["replications"] == 4200
     assert read_outcomes(copy).num_rows == 3 * 4200
     stray.unlink()
@@ -337,38 +330,38 @@ def test_readers_of_a_damaged_store_say_what_is_damaged(store: Path, tmp_path: P
     copy = copy_of(store, tmp_path)
     bands = copy / "bands" / "point=1" / "bands.parquet"
     bands.write_bytes(b"PAR1 not really")
-    proc = here("compare", str(copy / "point=1"))
+    proc = run_cli("compare", str(copy / "point=1"))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {copy / 'point=1'}: sweep store point damaged: "
                                   "bands/point=1/bands.parquet: damaged (SHA-256")
     (copy / "summary.parquet").write_bytes(b"nonsense")
-    proc = here("sensitivity", str(copy))
+    proc = run_cli("sensitivity", str(copy))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {copy / 'summary.parquet'}: damaged (")
     assert "--out STORE --resume` runs again what is damaged" in proc.stderr
 
 
 def test_store_check_exit_status(store: Path, tmp_path: Path) -> None:
-    proc = here("store", "check", str(store))
+    proc = run_cli("store", "check", str(store))
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout == f"{store}: 3 points, 3 finished, 3 started; intact\n"
-    assert here("store", "check", str(tmp_path)).returncode == 2  # not a store
+    assert run_cli("store", "check", str(tmp_path)).returncode == 2  # not a store
     copy = copy_of(store, tmp_path)
     (copy / "ledger" / "point=0.json").write_text("{")
-    proc = here("store", "check", str(copy))
+    proc = run_cli("store", "check", str(copy))
     assert proc.returncode == 1 and "damaged: point 0: ledger/point=0.json: unreadable" in (
         proc.stdout)
 
 
 def test_resume_of_a_missing_folder_says_so(store: Path, tmp_path: Path) -> None:
-    proc = here("sweep", sweep_file(store), "--out", str(tmp_path / "nope"), "--resume")
+    proc = run_cli("sweep", sweep_file(store), "--out", str(tmp_path / "nope"), "--resume")
     assert proc.returncode == 2
     assert "no such folder, so there is no sweep to resume; leave out --resume" in proc.stderr
 
 
 def test_sensitivity_writes_json_for_a_json_name(store: Path, tmp_path: Path) -> None:
     copy = copy_of(store, tmp_path)
-    proc = here("sensitivity", str(copy), "-o", str(tmp_path / "s.json"))
+    proc = run_cli("sensitivity", str(copy), "-o", str(tmp_path / "s.json"))
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "s.json").read_text())
     assert rows and {"measure", "parameter", "method", "estimate"} <= set(rows[0])
