@@ -23,7 +23,7 @@ from siege.run.store import DirectoryStore
 from siege.run.store_read import open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
-from conftest import files_of, run_cli
+from conftest import files_of, run_cli, run_cli_subprocess
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -125,7 +125,8 @@ def test_store_has_design_summaries_bands_and_manifest(store: Path) -> None:
 def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, points=6, horizon=120)
     whole = tmp_path / "whole"
-    assert run_cli("sweep", str(sweep), "--out", str(whole), "--workers", "1").returncode == 0
+    finished = run_cli_subprocess("sweep", str(sweep), "--out", str(whole), "--workers", "1")
+    assert finished.returncode == 0
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -143,7 +144,7 @@ def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     finished_before = len(list(killed.glob("bands/*/bands.parquet")))
     assert finished_before < 6  # killed mid-run
 
-    resumed = run_cli("sweep", str(sweep), "--out", str(killed), "--resume")
+    resumed = run_cli_subprocess("sweep", str(sweep), "--out", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "6/6 points done" in resumed.stderr
     assert files_of(killed) == files_of(whole)  # byte for byte, every file
@@ -152,7 +153,7 @@ def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
 def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) -> None:
     man = json.loads((store / "manifest.json").read_text())
     before = files_of(store)
-    proc = run_cli("sweep", man["sweep_file"], "--out", str(store), "--resume")
+    proc = run_cli_subprocess("sweep", man["sweep_file"], "--out", str(store), "--resume")
     assert proc.returncode == 0, proc.stderr
     assert "0 blocks run" in proc.stderr and "3 already in the store" in proc.stderr
     assert files_of(store) == before
@@ -160,7 +161,7 @@ def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) ->
 
 def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) -> None:
     other = write_sweep(tmp_path, points=4)  # one more point
-    proc = run_cli("sweep", str(other), "--out", str(store), "--resume")
+    proc = run_cli_subprocess("sweep", str(other), "--out", str(store), "--resume")
     assert proc.returncode == 2
     assert "different sweep" in proc.stderr and "design" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -171,7 +172,7 @@ def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) ->
 
 
 def test_new_sweep_into_an_existing_store_is_refused(store: Path, tmp_path: Path) -> None:
-    proc = run_cli("sweep", str(write_sweep(tmp_path)), "--out", str(store))
+    proc = run_cli_subprocess("sweep", str(write_sweep(tmp_path)), "--out", str(store))
     assert proc.returncode == 2 and "--resume" in proc.stderr
 
 
@@ -189,7 +190,7 @@ path = "attacker.replacement_rate"
 values = [200.0, 1e308, 150.0]
 """)
     store = tmp_path / "store"
-    proc = run_cli("sweep", str(path), "--out", str(store), "--workers", "2")
+    proc = run_cli_subprocess("sweep", str(path), "--out", str(store), "--workers", "2")
     assert proc.returncode == 1
     assert "point 1 failed" in proc.stderr and "2/3 points done, 1 failed" in proc.stderr
     table = pq.read_table(store / "design.parquet").to_pydict()
@@ -239,7 +240,7 @@ def test_a_second_writer_is_refused_naming_the_first(store: Path, tmp_path: Path
     while not (target / ".lock").is_file() or not (target / ".lock").read_text():
         assert first.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
-    second = run_cli("sweep", sweep_file(store), "--out", str(target), "--resume")
+    second = run_cli_subprocess("sweep", sweep_file(store), "--out", str(target), "--resume")
     _, stderr = first.communicate(timeout=180)
     assert first.returncode == 0, stderr
     assert second.returncode == 2
@@ -262,7 +263,7 @@ def test_resume_runs_a_truncated_part_of_a_finished_point_again(
     assert check.returncode == 1
     assert "damaged: point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in (
         check.stdout)
-    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0, proc.stderr
     assert ("point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in proc.stderr
             and "running the point again" in proc.stderr)
@@ -287,7 +288,7 @@ def test_resume_runs_a_block_with_garbage_histograms_again(store: Path, tmp_path
     check = run_cli("store", "check", str(root))
     assert check.returncode == 1 and ".pending/point=0/bands-0000000000.npz: damaged" in (
         check.stdout)
-    proc = run_cli("sweep", sweep_file(store), "--out", str(root), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(root), "--resume")
     assert proc.returncode == 0, proc.stderr
     assert ("point 0: .pending/point=0/bands-0000000000.npz: damaged (SHA-256" in proc.stderr
             and "running that block again" in proc.stderr)
@@ -302,7 +303,7 @@ def test_a_part_copied_from_another_point_is_found_and_run_again(
     name = "part-0000000000.parquet"
     shutil.copy(copy / "outcomes" / "point=0" / name, copy / "outcomes" / "point=2" / name)
     assert run_cli("compare", str(copy / "point=2")).returncode == 2
-    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and f"point 2: outcomes/point=2/{name}: damaged" in proc.stderr
     assert files_of(copy) == files_of(store)
 
@@ -315,7 +316,7 @@ def test_a_stray_copy_is_never_counted_and_check_lists_it(store: Path, tmp_path:
     assert check.returncode == 1
     assert ("not in the ledger (ignored by siege; read by other Parquet readers of "
             "outcomes/): outcomes/point=0/part-0000000000 (1).parquet") in check.stdout
-    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and "0 blocks run" in proc.stderr
     summary = pq.read_table(copy / "summary.parquet").column("replications").to_pylist()
     assert summary == [4200, 4200, 4200]
@@ -354,7 +355,8 @@ def test_store_check_exit_status(store: Path, tmp_path: Path) -> None:
 
 
 def test_resume_of_a_missing_folder_says_so(store: Path, tmp_path: Path) -> None:
-    proc = run_cli("sweep", sweep_file(store), "--out", str(tmp_path / "nope"), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(tmp_path / "nope"),
+                              "--resume")
     assert proc.returncode == 2
     assert "no such folder, so there is no sweep to resume; leave out --resume" in proc.stderr
 
