@@ -211,6 +211,7 @@ def _bands_frame(result: object) -> object:
     ("batch", 9000, [(1, 65536), (2, 4096), (2, 3 * 4096)]),
     ("event", 140, [(1, 140), (2, 64)]),
 ])
+@pytest.mark.slow  # the same run in several layouts
 def test_bands_identical_across_workers_and_block_sizes(
     engine: str, replications: int, layouts: list[tuple[int, int]]
 ) -> None:

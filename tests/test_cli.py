@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -179,13 +178,3 @@ def test_bad_option_values(small: Path) -> None:
 def test_output_folder_missing(small: Path) -> None:
     err = _bad(small, "--out", "/nonexistent/dir/r.parquet")
     assert "does not exist" in err
-
-
-def test_wilson_interval_matches_scipy() -> None:
-    from scipy.stats import binomtest
-
-    from siege.results.summary import wilson_interval
-
-    for count, n in ((0, 50), (7, 50), (30, 100), (100, 100)):
-        ci = binomtest(count, n).proportion_ci(method="wilson")
-        assert np.allclose(wilson_interval(count, n), (ci.low, ci.high))

@@ -33,7 +33,9 @@ def variant(late_withdrawal: bool) -> Scenario:
     return Scenario.model_validate(data)
 
 
-@pytest.mark.parametrize(("engine", "n"), [("batch", 6000), ("event", 120)])
+@pytest.mark.parametrize(
+    ("engine", "n"), [("batch", 6000), pytest.param("event", 120, marks=pytest.mark.slow)]
+)
 def test_policies_differing_after_day_100_agree_on_replications_ended_before(
     engine: str, n: int
 ) -> None:

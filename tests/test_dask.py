@@ -20,6 +20,8 @@ from siege.scenario import load_scenario
 
 from conftest import files_of
 
+pytestmark = pytest.mark.slow  # a real Dask LocalCluster per test
+
 distributed = pytest.importorskip("distributed")
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"

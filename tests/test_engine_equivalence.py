@@ -24,6 +24,8 @@ from siege.scenario import Scenario, load_scenario
 
 from conftest import SCENARIOS, scenario_data
 
+pytestmark = pytest.mark.slow  # thousands of event-engine replications
+
 ALPHA = 0.001
 COLUMNS = ("end_day", "defender_losses", "attacker_losses")
 

@@ -29,6 +29,8 @@ from siege.scenario import load_scenario
 
 from conftest import SCENARIOS, files_of
 
+pytestmark = pytest.mark.slow  # real Ctrl-C and killed worker processes
+
 BAKHMUT = SCENARIOS / "bakhmut.toml"
 
 

@@ -77,8 +77,9 @@ def test_batch_outcomes_identical_across_workers_and_block_sizes(
 
 def test_event_outcomes_identical_across_workers_and_block_sizes(bakhmut: Scenario) -> None:
     short = bakhmut.with_overrides({"simulation.horizon_days": 60.0})
-    a = simulate(short, replications=24, seed=5, engine="event", workers=1, block_size=24)
-    b = simulate(short, replications=24, seed=5, engine="event", workers=2, block_size=5)
+    # blocks are whole cells of 64 ids (the bands' moments): 130 is one block, or three
+    a = simulate(short, replications=130, seed=5, engine="event", workers=1, block_size=130)
+    b = simulate(short, replications=130, seed=5, engine="event", workers=2, block_size=64)
     for col in a.columns:
         assert a.columns[col].tobytes() == b.columns[col].tobytes(), col
     assert a.end_reason.tolist() == b.end_reason.tolist()

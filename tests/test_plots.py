@@ -68,6 +68,7 @@ def test_variants_differ_in_line_style_and_hatch_not_only_colour(
     assert len(hatches) == 2
 
 
+@pytest.mark.slow  # every figure as PNG and SVG through the CLI
 def test_plot_command_writes_png_and_svg_figures(results: tuple[Path, Path],
                                                  tmp_path: Path) -> None:
     import matplotlib.image as mpimg

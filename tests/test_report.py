@@ -100,6 +100,7 @@ def test_report_rejects_a_non_html_out_and_bad_results(report: Path, tmp_path: P
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # two runs and a full report
 def test_report_of_runs_in_memory_needs_no_results_file() -> None:
     from siege.analysis.compare import compare
     from siege.output.report import render_report
@@ -144,6 +145,7 @@ def test_paired_against_unpaired_widths_say_narrower_or_wider(report: Path) -> N
     assert not re.search(r">-\d+ %<", text)  # never a "negative narrowing"
 
 
+@pytest.mark.slow  # four runs and a full report
 def test_variants_are_labelled_by_scenario_name_and_told_apart_by_file(
     report: Path, tmp_path: Path,
 ) -> None:

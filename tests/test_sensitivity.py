@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from siege.analysis.sensitivity import prcc, sobol_indices
 from siege.run.design import Parameter, make_design
@@ -80,6 +81,7 @@ def test_prcc_ranks_parameters_by_their_monotone_effect() -> None:
     assert abs(res.prcc[1]) < 0.15
 
 
+@pytest.mark.slow  # a Sobol' sweep through the CLI
 def test_cli_sensitivity_of_a_sobol_sweep_prints_and_saves_indices(tmp_path: Path) -> None:
     sweep = tmp_path / "sobol.toml"
     sweep.write_text(f'scenario = "{BAKHMUT}"\n' + """

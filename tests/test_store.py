@@ -23,8 +23,7 @@ from siege.run.store import DirectoryStore
 from siege.run.store_read import open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
-from conftest import files_of
-from conftest import run_cli as here
+from conftest import files_of, run_cli, run_cli_subprocess
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -52,12 +51,6 @@ def write_sweep(folder: Path, points: int = 3, horizon: int = 60, name: str = "s
     path = folder / name
     path.write_text(f'scenario = "{BAKHMUT}"\n' + SWEEP.format(points=points, horizon=horizon))
     return path
-
-
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "siege", *args], capture_output=True,
-                          text=True, timeout=timeout)
-
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +121,12 @@ def test_store_has_design_summaries_bands_and_manifest(store: Path) -> None:
     assert not (store / ".pending" / "point=0").exists()  # merged into the bands file
 
 
+@pytest.mark.slow  # a real kill -9 and a resumed sweep
 def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, points=6, horizon=120)
     whole = tmp_path / "whole"
-    assert run_cli("sweep", str(sweep), "--out", str(whole), "--workers", "1").returncode == 0
+    finished = run_cli_subprocess("sweep", str(sweep), "--out", str(whole), "--workers", "1")
+    assert finished.returncode == 0
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -149,7 +144,7 @@ def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     finished_before = len(list(killed.glob("bands/*/bands.parquet")))
     assert finished_before < 6  # killed mid-run
 
-    resumed = run_cli("sweep", str(sweep), "--out", str(killed), "--resume")
+    resumed = run_cli_subprocess("sweep", str(sweep), "--out", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "6/6 points done" in resumed.stderr
     assert files_of(killed) == files_of(whole)  # byte for byte, every file
@@ -158,7 +153,7 @@ def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
 def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) -> None:
     man = json.loads((store / "manifest.json").read_text())
     before = files_of(store)
-    proc = run_cli("sweep", man["sweep_file"], "--out", str(store), "--resume")
+    proc = run_cli_subprocess("sweep", man["sweep_file"], "--out", str(store), "--resume")
     assert proc.returncode == 0, proc.stderr
     assert "0 blocks run" in proc.stderr and "3 already in the store" in proc.stderr
     assert files_of(store) == before
@@ -166,7 +161,7 @@ def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) ->
 
 def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) -> None:
     other = write_sweep(tmp_path, points=4)  # one more point
-    proc = run_cli("sweep", str(other), "--out", str(store), "--resume")
+    proc = run_cli_subprocess("sweep", str(other), "--out", str(store), "--resume")
     assert proc.returncode == 2
     assert "different sweep" in proc.stderr and "design" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -177,7 +172,7 @@ def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) ->
 
 
 def test_new_sweep_into_an_existing_store_is_refused(store: Path, tmp_path: Path) -> None:
-    proc = run_cli("sweep", str(write_sweep(tmp_path)), "--out", str(store))
+    proc = run_cli_subprocess("sweep", str(write_sweep(tmp_path)), "--out", str(store))
     assert proc.returncode == 2 and "--resume" in proc.stderr
 
 
@@ -195,7 +190,7 @@ path = "attacker.replacement_rate"
 values = [200.0, 1e308, 150.0]
 """)
     store = tmp_path / "store"
-    proc = run_cli("sweep", str(path), "--out", str(store), "--workers", "2")
+    proc = run_cli_subprocess("sweep", str(path), "--out", str(store), "--workers", "2")
     assert proc.returncode == 1
     assert "point 1 failed" in proc.stderr and "2/3 points done, 1 failed" in proc.stderr
     table = pq.read_table(store / "design.parquet").to_pydict()
@@ -205,6 +200,7 @@ values = [200.0, 1e308, 150.0]
     assert pq.read_table(store / "summary.parquet").column("point").to_pylist() == [0, 2]
 
 
+@pytest.mark.slow  # a sweep and a comparison through the CLI
 def test_compare_reads_store_points_by_either_path_with_their_bands(store: Path) -> None:
     from siege.results.sets import load_result_set
 
@@ -244,7 +240,7 @@ def test_a_second_writer_is_refused_naming_the_first(store: Path, tmp_path: Path
     while not (target / ".lock").is_file() or not (target / ".lock").read_text():
         assert first.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
-    second = run_cli("sweep", sweep_file(store), "--out", str(target), "--resume")
+    second = run_cli_subprocess("sweep", sweep_file(store), "--out", str(target), "--resume")
     _, stderr = first.communicate(timeout=180)
     assert first.returncode == 0, stderr
     assert second.returncode == 2
@@ -263,17 +259,17 @@ def test_resume_runs_a_truncated_part_of_a_finished_point_again(
     copy = copy_of(store, tmp_path)
     part = copy / "outcomes" / "point=1" / "part-0000000000.parquet"
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
-    check = here("store", "check", str(copy))
+    check = run_cli("store", "check", str(copy))
     assert check.returncode == 1
     assert "damaged: point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in (
         check.stdout)
-    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0, proc.stderr
     assert ("point 1: outcomes/point=1/part-0000000000.parquet: damaged (SHA-256" in proc.stderr
             and "running the point again" in proc.stderr)
     assert "1 blocks run" not in proc.stderr and "2 blocks run" in proc.stderr
     assert files_of(copy) == files_of(store)
-    assert here("store", "check", str(copy)).returncode == 0
+    assert run_cli("store", "check", str(copy)).returncode == 0
 
 
 @pytest.mark.slow
@@ -289,10 +285,10 @@ def test_resume_runs_a_block_with_garbage_histograms_again(store: Path, tmp_path
                                                           point=0)))
     pending = root / ".pending" / "point=0" / "bands-0000000000.npz"
     pending.write_bytes(b"garbage")
-    check = here("store", "check", str(root))
+    check = run_cli("store", "check", str(root))
     assert check.returncode == 1 and ".pending/point=0/bands-0000000000.npz: damaged" in (
         check.stdout)
-    proc = run_cli("sweep", sweep_file(store), "--out", str(root), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(root), "--resume")
     assert proc.returncode == 0, proc.stderr
     assert ("point 0: .pending/point=0/bands-0000000000.npz: damaged (SHA-256" in proc.stderr
             and "running that block again" in proc.stderr)
@@ -306,8 +302,8 @@ def test_a_part_copied_from_another_point_is_found_and_run_again(
     copy = copy_of(store, tmp_path)
     name = "part-0000000000.parquet"
     shutil.copy(copy / "outcomes" / "point=0" / name, copy / "outcomes" / "point=2" / name)
-    assert here("compare", str(copy / "point=2")).returncode == 2
-    proc = run_cli("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    assert run_cli("compare", str(copy / "point=2")).returncode == 2
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and f"point 2: outcomes/point=2/{name}: damaged" in proc.stderr
     assert files_of(copy) == files_of(store)
 
@@ -316,15 +312,15 @@ def test_a_stray_copy_is_never_counted_and_check_lists_it(store: Path, tmp_path:
     copy = copy_of(store, tmp_path)
     stray = copy / "outcomes" / "point=0" / "part-0000000000 (1).parquet"
     shutil.copy(copy / "outcomes" / "point=0" / "part-0000000000.parquet", stray)
-    check = here("store", "check", str(copy))
+    check = run_cli("store", "check", str(copy))
     assert check.returncode == 1
     assert ("not in the ledger (ignored by siege; read by other Parquet readers of "
             "outcomes/): outcomes/point=0/part-0000000000 (1).parquet") in check.stdout
-    proc = here("sweep", sweep_file(store), "--out", str(copy), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(copy), "--resume")
     assert proc.returncode == 0 and "0 blocks run" in proc.stderr
     summary = pq.read_table(copy / "summary.parquet").column("replications").to_pylist()
     assert summary == [4200, 4200, 4200]
-    compared = json.loads(here("compare", str(copy / "point=0"), "--json").stdout)
+    compared = json.loads(run_cli("compare", str(copy / "point=0"), "--json").stdout)
     assert compared["variants"][0]["replications"] == 4200
     assert read_outcomes(copy).num_rows == 3 * 4200
     stray.unlink()
@@ -335,38 +331,39 @@ def test_readers_of_a_damaged_store_say_what_is_damaged(store: Path, tmp_path: P
     copy = copy_of(store, tmp_path)
     bands = copy / "bands" / "point=1" / "bands.parquet"
     bands.write_bytes(b"PAR1 not really")
-    proc = here("compare", str(copy / "point=1"))
+    proc = run_cli("compare", str(copy / "point=1"))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {copy / 'point=1'}: sweep store point damaged: "
                                   "bands/point=1/bands.parquet: damaged (SHA-256")
     (copy / "summary.parquet").write_bytes(b"nonsense")
-    proc = here("sensitivity", str(copy))
+    proc = run_cli("sensitivity", str(copy))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {copy / 'summary.parquet'}: damaged (")
     assert "--out STORE --resume` runs again what is damaged" in proc.stderr
 
 
 def test_store_check_exit_status(store: Path, tmp_path: Path) -> None:
-    proc = here("store", "check", str(store))
+    proc = run_cli("store", "check", str(store))
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout == f"{store}: 3 points, 3 finished, 3 started; intact\n"
-    assert here("store", "check", str(tmp_path)).returncode == 2  # not a store
+    assert run_cli("store", "check", str(tmp_path)).returncode == 2  # not a store
     copy = copy_of(store, tmp_path)
     (copy / "ledger" / "point=0.json").write_text("{")
-    proc = here("store", "check", str(copy))
+    proc = run_cli("store", "check", str(copy))
     assert proc.returncode == 1 and "damaged: point 0: ledger/point=0.json: unreadable" in (
         proc.stdout)
 
 
 def test_resume_of_a_missing_folder_says_so(store: Path, tmp_path: Path) -> None:
-    proc = here("sweep", sweep_file(store), "--out", str(tmp_path / "nope"), "--resume")
+    proc = run_cli_subprocess("sweep", sweep_file(store), "--out", str(tmp_path / "nope"),
+                              "--resume")
     assert proc.returncode == 2
     assert "no such folder, so there is no sweep to resume; leave out --resume" in proc.stderr
 
 
 def test_sensitivity_writes_json_for_a_json_name(store: Path, tmp_path: Path) -> None:
     copy = copy_of(store, tmp_path)
-    proc = here("sensitivity", str(copy), "-o", str(tmp_path / "s.json"))
+    proc = run_cli("sensitivity", str(copy), "-o", str(tmp_path / "s.json"))
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "s.json").read_text())
     assert rows and {"measure", "parameter", "method", "estimate"} <= set(rows[0])

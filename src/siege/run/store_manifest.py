@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from siege._version import __version__
 from siege.errors import SweepError
-from siege.run.sweep import Sweep
+from siege.run.sweep_file import Sweep
 
 FORMAT = "siege-sweep-store/2"  # 2: a ledger of every block's files and checksums
 
