@@ -115,8 +115,11 @@ class Provenance:
 
 
 def held_results(path: str | Path) -> Provenance | None:
-    """The run whose results a file at ``path`` holds; None where it holds none (no file, or
-    not a siege results file)."""
+    """The run whose results a file at ``path`` holds; None where it holds none (no file, not
+    a regular file, or not a siege results file). A FIFO is not opened (that would wait for a
+    writer)."""
+    if not Path(path).is_file():
+        return None
     try:
         meta = read_metadata(path)
     except ResultsError:
