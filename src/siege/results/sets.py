@@ -117,12 +117,12 @@ class Provenance:
 def held_results(path: str | Path) -> Provenance | None:
     """The run whose results a file at ``path`` holds; None where it holds none (no file, not
     a regular file, or not a siege results file). A FIFO is not opened (that would wait for a
-    writer)."""
-    if not Path(path).is_file():
-        return None
+    writer). A name the system refuses (too long) holds none: the output check names it."""
     try:
+        if not Path(path).is_file():
+            return None
         meta = read_metadata(path)
-    except ResultsError:
+    except (ResultsError, OSError):
         return None
     if meta.get("siege.kind") != "outcomes":
         return None
