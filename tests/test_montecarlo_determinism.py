@@ -75,6 +75,7 @@ def test_batch_outcomes_identical_across_workers_and_block_sizes(
     assert read_metadata(files[1])["siege.partial"] == "false"
 
 
+@pytest.mark.slow  # event-engine replications in two layouts
 def test_event_outcomes_identical_across_workers_and_block_sizes(bakhmut: Scenario) -> None:
     short = bakhmut.with_overrides({"simulation.horizon_days": 60.0})
     # blocks are whole cells of 64 ids (the bands' moments): 130 is one block, or three

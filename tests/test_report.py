@@ -59,6 +59,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return html_file
 
 
+@pytest.mark.slow  # two runs and a full report
 def test_report_is_one_self_contained_file_with_scenarios_tables_and_figures(
     report: Path,
 ) -> None:
@@ -170,6 +171,7 @@ def test_variants_are_labelled_by_scenario_name_and_told_apart_by_file(
         "<h2>Scenarios</h2>")[0]
 
 
+@pytest.mark.slow  # a full report with dates
 def test_a_start_date_puts_calendar_dates_in_tables_sentences_and_figures() -> None:
     import datetime as dt
 

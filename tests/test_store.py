@@ -308,6 +308,7 @@ def test_a_part_copied_from_another_point_is_found_and_run_again(
     assert files_of(copy) == files_of(store)
 
 
+@pytest.mark.slow  # a sweep copied and resumed
 def test_a_stray_copy_is_never_counted_and_check_lists_it(store: Path, tmp_path: Path) -> None:
     copy = copy_of(store, tmp_path)
     stray = copy / "outcomes" / "point=0" / "part-0000000000 (1).parquet"
