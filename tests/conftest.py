@@ -104,3 +104,18 @@ def write_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+def sweep_in_process(folder: Path, text: str) -> Any:
+    """Write the sweep file ``text`` into ``folder``, run it in this process into the
+    reference store ``folder / "here"``, and return the loaded sweep."""
+    from siege.run.executors import InProcessExecutor
+    from siege.run.store import DirectoryStore
+    from siege.run.sweep import load_sweep, run_sweep
+
+    path = folder / "s.toml"
+    path.write_text(text)
+    sweep = load_sweep(path)
+    with InProcessExecutor() as here:
+        run_sweep(sweep, DirectoryStore.create(folder / "here", sweep), here)
+    return sweep

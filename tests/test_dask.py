@@ -15,10 +15,10 @@ from siege.run.dask import DaskExecutor
 from siege.run.executors import InProcessExecutor, LocalExecutor
 from siege.run.simulate import simulate
 from siege.run.store import DirectoryStore
-from siege.run.sweep import load_sweep, run_sweep
+from siege.run.sweep import run_sweep
 from siege.scenario import load_scenario
 
-from conftest import files_of
+from conftest import files_of, sweep_in_process
 
 pytestmark = pytest.mark.slow  # a real Dask LocalCluster per test
 
@@ -55,11 +55,7 @@ def cluster() -> Iterator[str]:
 def test_sweep_writes_the_same_store_in_process_in_local_processes_and_on_a_cluster(
     cluster: str, tmp_path: Path
 ) -> None:
-    path = tmp_path / "s.toml"
-    path.write_text(SWEEP)
-    sweep = load_sweep(path)
-    with InProcessExecutor() as here:
-        run_sweep(sweep, DirectoryStore.create(tmp_path / "here", sweep), here)
+    sweep = sweep_in_process(tmp_path, SWEEP)  # the reference store, tmp_path / "here"
     with LocalExecutor(2) as local:
         run_sweep(sweep, DirectoryStore.create(tmp_path / "local", sweep), local)
     with DaskExecutor(cluster) as dask:

@@ -21,13 +21,13 @@ import pytest
 from siege.errors import RunError
 from siege.results.parquet import read_results
 from siege.rng import STREAM_BLOCK
-from siege.run.executors import InProcessExecutor, LocalExecutor
+from siege.run.executors import LocalExecutor
 from siege.run.simulate import simulate
 from siege.run.store import DirectoryStore
-from siege.run.sweep import load_sweep, run_sweep
+from siege.run.sweep import run_sweep
 from siege.scenario import load_scenario
 
-from conftest import SCENARIOS, files_of
+from conftest import SCENARIOS, files_of, sweep_in_process
 
 pytestmark = pytest.mark.slow  # real Ctrl-C and killed worker processes
 
@@ -201,11 +201,7 @@ def test_sweep_reruns_a_block_whose_worker_died_once_and_fails_its_point_after_t
     tmp_path: Path, kills: int
 ) -> None:
     """One block per point, one worker: the first workers killed all hold point 0's block."""
-    path = tmp_path / "s.toml"
-    path.write_text(SWEEP)
-    sweep = load_sweep(path)
-    with InProcessExecutor() as here:
-        run_sweep(sweep, DirectoryStore.create(tmp_path / "here", sweep), here)
+    sweep = sweep_in_process(tmp_path, SWEEP)  # the reference store, tmp_path / "here"
     killer = WorkerKiller(kills)
     killer.armed.set()
     killer.start()
