@@ -77,6 +77,12 @@ class CompareError(SiegeError):
         self.parameter = parameter
 
 
+class DiscoverError(CompareError):
+    """A scenario-discovery request that cannot be met: a bad ``--where`` condition (the
+    message shows where), a store whose points it cannot count, or a bad PRIM option;
+    ``parameter`` as in :class:`CompareError`."""
+
+
 class FitError(SiegeError):
     """A battle record that cannot be fitted (missing column, bad value, days out of order) or
     a bad fit option; the message names the file, row and column where it can."""

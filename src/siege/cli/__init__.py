@@ -16,7 +16,13 @@ from typing import Annotated
 import typer
 
 from siege._version import __version__
-from siege.cli import analysis_commands, fit_commands, run_commands, scenario_commands
+from siege.cli import (
+    analysis_commands,
+    discover_command,
+    fit_commands,
+    run_commands,
+    scenario_commands,
+)
 from siege.cli.common import fail, out_console, show_warning
 from siege.errors import SiegeError
 from siege.output import console as streams
@@ -38,6 +44,7 @@ for command in (
     analysis_commands.report,
     run_commands.sweep,
     analysis_commands.sensitivity,
+    discover_command.discover,
     fit_commands.fit,
     fit_commands.calibrate,
 ):

@@ -93,9 +93,10 @@ def _ledgers(root: Path) -> dict[int, PointLedger | LedgerUnreadable]:
     return out
 
 
-def read_outcomes(path: str | Path) -> pa.Table:
+def read_outcomes(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     """Every point's per-replication outcomes in one table, with a ``point`` column: the
-    blocks each point's ledger lists (never a stray copy), checked against their checksums."""
+    blocks each point's ledger lists (never a stray copy), checked against their checksums.
+    ``columns``: only these (and ``point``); default all."""
     import pyarrow.dataset as ds
 
     root = Path(path)
@@ -111,7 +112,9 @@ def read_outcomes(path: str | Path) -> pa.Table:
     outcomes = root / "outcomes"
     dataset = ds.dataset(files, format="parquet", partition_base_dir=str(outcomes),
                          partitioning=ds.partitioning(flavor="hive"))
-    return dataset.to_table()
+    if columns is not None:
+        columns = list(dict.fromkeys(["point", *columns]))
+    return dataset.to_table(columns=columns)
 
 
 @dataclass

@@ -1,0 +1,139 @@
+"""A scenario discovery in words and tables: header lines, the trajectory and the inspected
+box as terminal tables (rich renderables; no printing), the same as a section of an HTML report
+and a page that holds just that section (``siege discover --report``)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from rich import box as rich_box
+from rich.table import Table
+
+from siege._version import __version__
+from siege.analysis.discover import Discovery
+from siege.errors import DiscoverError
+from siege.files import atomic_write_bytes
+from siege.output.discovery_figures import lever_value as num
+from siege.output.report import _CSS, _e, _table
+from siege.output.terminal import fmt_p
+
+TRAJECTORY_HEAD = ["box", "coverage", "density (95 % Wilson)", "mass", "points",
+                   "levers restricted", ""]
+BOX_HEAD = ["lever", "sweep range", "box", "quasi-p", "reproduced"]
+
+
+def header_lines(d: Discovery) -> list[str]:
+    """What was counted, how, and which box is shown."""
+    c = d.counts
+    what = (f"{len(c.k)} pairs of points differing only in {d.pair_path}" if d.pair_path
+            else f"{len(c.k)} points")
+    opts = d.trajectory.options
+    lines = [
+        f"store {d.store}: {what}, {int(c.n.sum()):,} replications, "
+        f"{int(c.k.sum()):,} satisfy: {d.condition}",
+        f"PRIM: peel_alpha {opts.peel_alpha:g}, paste_alpha {opts.paste_alpha:g}, "
+        f"mass_min {opts.mass_min:g}; {len(d.trajectory.boxes)} boxes on the trajectory",
+    ]
+    lines += list(c.notes)
+    chosen = d.trajectory.boxes[d.box]
+    lines.append(f"box {d.box}: coverage {chosen.coverage:.3f}, density {chosen.density:.3f} "
+                 f"({chosen.density_low:.3f} – {chosen.density_high:.3f}), "
+                 f"{chosen.n_points} points")
+    return lines
+
+
+def trajectory_cells(d: Discovery) -> list[list[str]]:
+    """One row per box on the trajectory."""
+    rows = []
+    for b in d.trajectory.boxes:
+        mark = ("inspected" if b.index == d.box else "") + (" pasted" if b.pasted else "")
+        rows.append([str(b.index), f"{b.coverage:.3f}",
+                     f"{b.density:.3f} ({b.density_low:.3f} – {b.density_high:.3f})",
+                     f"{b.mass:.3f}", str(b.n_points), str(len(b.restricted)), mark.strip()])
+    return rows
+
+
+def box_cells(d: Discovery) -> list[list[str]]:
+    """One row per lever of the inspected box: its sweep range, the box's limits (``–``
+    where unrestricted), the quasi-p value and the share of bootstrap resamples that
+    reproduce the restriction (by side)."""
+    box = d.trajectory.boxes[d.box]
+    rows = []
+    for j, lever in enumerate(d.trajectory.levers):
+        kept = np.flatnonzero(box.allowed[j])
+        if lever.categorical:
+            span = ", ".join(map(str, lever.levels))
+            limits = ", ".join(str(lever.levels[i]) for i in kept)
+            sides = ["levels"]
+        else:
+            span = f"{num(lever.levels[0])} – {num(lever.levels[-1])}"
+            limits = f"{num(lever.levels[kept[0]])} – {num(lever.levels[kept[-1]])}"
+            sides = ["low", "high"]
+        if j not in box.restricted:
+            rows.append([lever.path, span, "–", "", ""])
+            continue
+        shares = [f"{side} {d.reproduced[(lever.path, side)]:.0%}" for side in sides
+                  if (lever.path, side) in d.reproduced]
+        rows.append([lever.path, span, limits, fmt_p(box.quasi_p.get(j, float("nan"))),
+                     ", ".join(shares) if d.resamples else "(no bootstrap)"])
+    return rows
+
+
+def _rich(title: str, head: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, box=rich_box.SIMPLE_HEAD)
+    for i, name in enumerate(head):
+        table.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def trajectory_table(d: Discovery) -> Table:
+    return _rich("Peeling trajectory (coverage, density, levers restricted)",
+                 TRAJECTORY_HEAD, trajectory_cells(d))
+
+
+def box_table(d: Discovery) -> Table:
+    return _rich(f"Box {d.box}: limits, quasi-p, share of {d.resamples} bootstrap resamples "
+                 "reproducing each restriction", BOX_HEAD, box_cells(d))
+
+
+def discovery_section(d: Discovery, *, figures: bool = True) -> str:
+    """The discovery's section (HTML): what was counted, the inspected box, the trajectory
+    and (unless ``figures`` is False) the two figures, embedded."""
+    parts = [f"<h2>Scenario discovery: {_e(d.condition)}</h2>"]
+    parts += [f"<p class='note'>{_e(line)}</p>" for line in header_lines(d)]
+    parts.append(_table(f"Box {d.box}", BOX_HEAD, box_cells(d)))
+    parts.append(_table("Peeling trajectory", TRAJECTORY_HEAD, trajectory_cells(d)))
+    if figures:
+        from siege.output.discovery_figures import discovery_figures
+        from siege.output.figure_style import pyplot
+
+        plt = pyplot()
+        for name, fig in discovery_figures(d).items():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=90)
+            plt.close(fig)
+            data = base64.b64encode(buf.getvalue()).decode("ascii")
+            caption = name.replace("_", " ")
+            parts.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,"
+                         f"{data}'><figcaption>{_e(caption)}</figcaption></figure>")
+    return "".join(parts)
+
+
+def write_discovery_report(d: Discovery, path: str | Path) -> Path:
+    """Write a page holding :func:`discovery_section` to ``path`` (``.html``)."""
+    out = Path(path)
+    if out.suffix.lower() not in (".html", ".htm") or not out.parent.is_dir():
+        raise DiscoverError(f"report {out}: give an .html file in an existing folder",
+                            parameter="report")
+    heading = f"Scenario discovery on {d.store.name}"
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{_e(heading)}</h1><p class='note'>siege {_e(__version__)}</p>"
+            + discovery_section(d) + "</body></html>\n")
+    atomic_write_bytes(out, page.encode())
+    return out
