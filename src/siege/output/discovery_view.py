@@ -97,8 +97,9 @@ def trajectory_table(d: Discovery) -> Table:
 
 
 def box_table(d: Discovery) -> Table:
-    return _rich(f"Box {d.box}: limits, quasi-p, share of {d.resamples} bootstrap resamples "
-                 "reproducing each restriction", BOX_HEAD, box_cells(d))
+    shares = (f", share of {d.resamples} bootstrap resamples reproducing each restriction"
+              if d.resamples else "")
+    return _rich(f"Box {d.box}: limits, quasi-p{shares}", BOX_HEAD, box_cells(d))
 
 
 def discovery_section(d: Discovery, *, figures: bool = True) -> str:
