@@ -258,6 +258,9 @@ def test_discover_command_smoke(planted_store: Path, tmp_path: Path) -> None:
     text = run_cli("discover", str(planted_store), "--where", "attacker_losses < 40000",
                    "--bootstrap", "0", "--box", "1")
     assert text.returncode == 0 and "box 1:" in text.stdout
+    unknown = run_cli("discover", str(planted_store), "--where", "attacker_loss < 5")
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("error: --where: no outcome column 'attacker_loss'")
 
 
 def test_discover_bad_where_is_one_message_and_status_2(tmp_path: Path) -> None:

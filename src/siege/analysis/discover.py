@@ -71,7 +71,7 @@ def count_points(store: str | Path, condition: Condition) -> PointCounts:
     """Count, at each finished point of a sweep store (or each complete pair, for a paired
     condition), the replications that satisfy ``condition``. Raises DiscoverError for a
     condition the store cannot answer and SweepError for a store that cannot be read."""
-    from siege.run.store_read import open_store, read_outcomes
+    from siege.run.store_read import open_store, outcome_columns, read_outcomes
 
     contents = open_store(store)
     specs = {p["path"]: p for p in contents.manifest["sweep"]["parameter"]}
@@ -85,10 +85,10 @@ def count_points(store: str | Path, condition: Condition) -> PointCounts:
         raise DiscoverError(f"store {contents.root}: no finished point to analyse",
                             parameter="store")
     names = sorted({c.name for c in condition.columns})
-    table = read_outcomes(contents.root, ["replication", *names])
-    numeric = {n: "" for n in table.column_names if n not in ("point", "replication",
-                                                                "end_reason")}
+    numeric = {n: "" for n in outcome_columns(contents.root)
+               if n not in ("replication", "end_reason")}
     check_columns(condition, numeric, END_REASONS)
+    table = read_outcomes(contents.root, ["replication", *names])
     table = table.sort_by([("point", "ascending"), ("replication", "ascending")])
     points = np.asarray(table.column("point").to_numpy(), dtype=np.int64)
     wanted = np.isin(points, done)
@@ -133,9 +133,11 @@ def _paired(condition: Condition, path: str, specs: dict[str, Any], design: dict
     present = list(dict.fromkeys(design[path][i] for i in done))
     for value in wanted:
         if not any(_same(v, value) for v in present):
-            shown = ", ".join(map(str, present))
+            shown = ", ".join(f"{v:.6g}" if _is_number(v) else str(v) for v in present[:8])
+            more = f", ... ({len(present)} values)" if len(present) > 8 else ""
             raise DiscoverError(f"where: lever {path} never takes the value {value} in this "
-                                f"sweep's finished points; it takes {shown}", parameter="where")
+                                f"sweep's finished points; it takes {shown}{more}",
+                                parameter="where")
     others = [p for p in specs if p != path]
     groups: dict[tuple[Any, ...], dict[int, int]] = {}
     for i in done:

@@ -12,7 +12,8 @@ import numpy as np
 from siege.analysis.calibrate import PosteriorSummary
 from siege.analysis.predictive import PredictiveCheck
 from siege.errors import CalibrationError
-from siege.output.plots import FORMATS, style, title
+from siege.output.figure_style import write_figure_files
+from siege.output.plots import style, title
 from siege.results.bands import PERCENTILES
 
 if TYPE_CHECKING:
@@ -174,16 +175,9 @@ def save_calibration_figures(
     *, dpi: int = 110,
 ) -> list[Path]:
     """Write every figure as ``FOLDER/<name>.png`` and ``.svg``; returns the paths."""
-    plt = _pyplot()
+    _pyplot()  # matplotlib, or a CalibrationError naming what to install
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise CalibrationError(f"{out}: exists and is not a folder", key="--figures")
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, fig in calibration_figures(summary, check).items():
-        for fmt in FORMATS:
-            path = out / f"{name}.{fmt}"
-            fig.savefig(path, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
-            written.append(path)
-        plt.close(fig)
-    return written
+    return write_figure_files(calibration_figures(summary, check), out, dpi)

@@ -4,18 +4,15 @@ holds just that section (``siege calibrate --report``)."""
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
-from siege._version import __version__
 from siege.analysis.calibrate import PosteriorSummary
 from siege.analysis.predictive import PredictiveCheck
 from siege.errors import CalibrationError
 from siege.files import atomic_write_bytes
 from siege.output.calibration_figures import _pyplot, calibration_figures
 from siege.output.calibration_view import CHECK_HEAD, check_cells, stop_line
-from siege.output.report import _CSS, _e, _table
+from siege.output.report import _e, _table, figure_html, html_page
 from siege.output.terminal import fmt_value as num
 
 
@@ -45,15 +42,9 @@ def calibration_section(summary: PosteriorSummary, check: PredictiveCheck | None
     if check is not None:
         parts.append(_table("Posterior predictive check", CHECK_HEAD, check_cells(check)))
     if figures:
-        plt = _pyplot()
-        for name, fig in calibration_figures(summary, check).items():
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=90)
-            plt.close(fig)
-            data = base64.b64encode(buf.getvalue()).decode("ascii")
-            caption = name.replace("_", " ")
-            parts.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,"
-                         f"{data}'><figcaption>{_e(caption)}</figcaption></figure>")
+        _pyplot()  # matplotlib, or a CalibrationError naming what to install
+        parts += [figure_html(fig, name.replace("_", " "))
+                  for name, fig in calibration_figures(summary, check).items()]
     return "".join(parts)
 
 
@@ -65,9 +56,5 @@ def write_calibration_report(summary: PosteriorSummary, path: str | Path,
         raise CalibrationError(f"{out}: give an .html file in an existing folder",
                                key="--report")
     heading = f"Calibration of {summary.calibration.scenario.name}"
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
-            f"<h1>{_e(heading)}</h1><p class='note'>siege {_e(__version__)}</p>"
-            + calibration_section(summary, check) + "</body></html>\n")
-    atomic_write_bytes(out, page.encode())
+    atomic_write_bytes(out, html_page(heading, calibration_section(summary, check)).encode())
     return out

@@ -11,7 +11,7 @@ import numpy as np
 
 from siege.analysis.discover import Discovery
 from siege.errors import DiscoverError
-from siege.output.figure_style import FORMATS, SHADES, pyplot
+from siege.output.figure_style import SHADES, pyplot, write_figure_files
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -92,7 +92,6 @@ def discovery_figures(d: Discovery) -> dict[str, Figure]:
 
 def save_discovery_figures(d: Discovery, folder: str | Path, *, dpi: int = 110) -> list[Path]:
     """Write every figure as ``FOLDER/<name>.png`` and ``.svg``; returns the paths."""
-    plt = pyplot()
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise DiscoverError(f"folder {out}: exists and is not a folder", parameter="folder")
@@ -101,11 +100,4 @@ def save_discovery_figures(d: Discovery, folder: str | Path, *, dpi: int = 110) 
     except OSError as exc:
         raise DiscoverError(f"folder {out}: cannot be made ({exc.strerror})",
                             parameter="folder") from None
-    written: list[Path] = []
-    for name, fig in discovery_figures(d).items():
-        for fmt in FORMATS:
-            path = out / f"{name}.{fmt}"
-            fig.savefig(path, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
-            written.append(path)
-        plt.close(fig)
-    return written
+    return write_figure_files(discovery_figures(d), out, dpi)

@@ -4,20 +4,18 @@ and a page that holds just that section (``siege discover --report``)."""
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 import numpy as np
 from rich import box as rich_box
 from rich.table import Table
 
-from siege._version import __version__
 from siege.analysis.discover import Discovery
 from siege.errors import DiscoverError
 from siege.files import atomic_write_bytes
+from siege.output.discovery_figures import discovery_figures
 from siege.output.discovery_figures import lever_value as num
-from siege.output.report import _CSS, _e, _table
+from siege.output.report import _e, _table, figure_html, html_page
 from siege.output.terminal import fmt_p
 
 TRAJECTORY_HEAD = ["box", "coverage", "density (95 % Wilson)", "mass", "points",
@@ -110,18 +108,8 @@ def discovery_section(d: Discovery, *, figures: bool = True) -> str:
     parts.append(_table(f"Box {d.box}", BOX_HEAD, box_cells(d)))
     parts.append(_table("Peeling trajectory", TRAJECTORY_HEAD, trajectory_cells(d)))
     if figures:
-        from siege.output.discovery_figures import discovery_figures
-        from siege.output.figure_style import pyplot
-
-        plt = pyplot()
-        for name, fig in discovery_figures(d).items():
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=90)
-            plt.close(fig)
-            data = base64.b64encode(buf.getvalue()).decode("ascii")
-            caption = name.replace("_", " ")
-            parts.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,"
-                         f"{data}'><figcaption>{_e(caption)}</figcaption></figure>")
+        parts += [figure_html(fig, name.replace("_", " "))
+                  for name, fig in discovery_figures(d).items()]
     return "".join(parts)
 
 
@@ -132,9 +120,5 @@ def write_discovery_report(d: Discovery, path: str | Path) -> Path:
         raise DiscoverError(f"report {out}: give an .html file in an existing folder",
                             parameter="report")
     heading = f"Scenario discovery on {d.store.name}"
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
-            f"<h1>{_e(heading)}</h1><p class='note'>siege {_e(__version__)}</p>"
-            + discovery_section(d) + "</body></html>\n")
-    atomic_write_bytes(out, page.encode())
+    atomic_write_bytes(out, html_page(heading, discovery_section(d)).encode())
     return out

@@ -4,6 +4,8 @@ grayscale), titles of measures, and tick labels that do not collide."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from siege.errors import SiegeError
@@ -56,3 +58,17 @@ def title(measure: str) -> str:
     if measure.startswith("control_"):
         return f"Attacker control of sector {measure.removeprefix('control_')}"
     return measure.replace("_", " ").capitalize()
+
+
+def write_figure_files(figures: Mapping[str, Any], folder: Path, dpi: int = 110) -> list[Path]:
+    """Write each figure as ``folder/<name>.png`` and ``.svg`` (no date in the SVG, so
+    the files are reproducible) and close it; returns the paths. ``folder`` must exist."""
+    plt = pyplot()
+    written: list[Path] = []
+    for name, fig in figures.items():
+        for fmt in FORMATS:
+            path = folder / f"{name}.{fmt}"
+            fig.savefig(path, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+            written.append(path)
+        plt.close(fig)
+    return written

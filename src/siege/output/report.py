@@ -93,6 +93,28 @@ def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
     return "".join(out)
 
 
+def figure_html(fig: Any, caption: str) -> str:
+    """A matplotlib figure as an HTML ``<figure>`` with its PNG (90 dpi) embedded as a
+    ``data:`` URI and a plain caption; the figure is closed."""
+    from siege.output.figure_style import pyplot
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    pyplot().close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def html_page(heading: str, body: str) -> str:
+    """A self-contained HTML page: the report's style, ``heading`` as title and first
+    heading, the siege version, then ``body`` (HTML)."""
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{_e(heading)}</h1><p class='note'>siege {_e(__version__)}</p>"
+            + body + "</body></html>\n")
+
+
 def _findings(c: Comparison, start_date: dt.date | None) -> str:
     """The headline findings, one block per variant: a lead sentence, then every finding."""
     pct = round(100 * c.confidence)

@@ -117,6 +117,22 @@ def read_outcomes(path: str | Path, columns: list[str] | None = None) -> pa.Tabl
     return dataset.to_table(columns=columns)
 
 
+def outcome_columns(path: str | Path) -> list[str]:
+    """The columns of a store's outcome table (read from the schema of one finished block;
+    every point of a sweep has the same columns), without ``point``; empty if no block is
+    finished."""
+    root = Path(path)
+    for point, ledger in _ledgers(root).items():
+        if isinstance(ledger, PointLedger) and ledger.blocks:
+            try:
+                schema = pq.read_schema(part_path(root, point, min(ledger.blocks)))
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise SweepError(f"{root}: point {point}: unreadable outcomes ({exc}); "
+                                 f"{REPAIR}") from None
+            return list(schema.names)
+    return []
+
+
 @dataclass
 class StoreCheck:
     """What ``siege store check`` found: points finished and started, damage (files that
