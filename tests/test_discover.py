@@ -126,6 +126,20 @@ def test_bootstrap_is_seeded_and_reproduces_a_strong_restriction() -> None:
     assert first != bootstrap_sides(trajectory, box, k, n, 8, seed=5)
 
 
+@pytest.mark.slow  # importing scikit-learn takes a second
+def test_cart_leaves_are_boxes_with_the_same_coverage_and_density() -> None:
+    """The example above: with every leaf holding half the replications, the one split is
+    between x = 2 and x = 3."""
+    pytest.importorskip("sklearn")
+    from siege.analysis.cart import cart_leaves
+
+    lever = Lever("x", (1.0, 2.0, 3.0, 4.0), np.arange(4))
+    leaves = cart_leaves([lever], np.array([0, 1, 8, 9]), np.full(4, 10), mass_min=0.5)
+    assert [leaf.allowed[0].tolist() for leaf in leaves] == [[False, False, True, True],
+                                                               [True, True, False, False]]
+    assert (leaves[0].coverage, leaves[0].density) == (17 / 18, 17 / 20)
+
+
 def test_a_condition_that_never_holds_is_refused() -> None:
     lever = Lever("x", (1.0, 2.0), np.arange(2))
     with pytest.raises(DiscoverError, match="no replication satisfies"):

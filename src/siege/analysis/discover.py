@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.analysis.cart import Leaf, cart_leaves
 from siege.analysis.conditions import Column, Condition, check_columns, evaluate, parse_condition
 from siege.analysis.prim import (
     Lever,
     PrimOptions,
     Trajectory,
     bootstrap_sides,
+    box_limits,
     default_box,
     prim,
 )
@@ -183,20 +185,12 @@ class Discovery:
     reproduced: dict[tuple[str, str], float] = field(default_factory=dict)
     resamples: int = 0
     seed: int = 0
+    cart: tuple[Leaf, ...] = ()
 
     def restrictions(self, index: int) -> dict[str, list[Any]]:
         """The box's limits {path: [low, high]} of numeric levers, or {path: [levels...]} of
         categorical ones, for the levers it restricts."""
-        box = self.trajectory.boxes[index]
-        out: dict[str, list[Any]] = {}
-        for j in box.restricted:
-            lever = self.trajectory.levers[j]
-            kept = np.flatnonzero(box.allowed[j])
-            if lever.categorical:
-                out[lever.path] = [lever.levels[i] for i in kept]
-            else:
-                out[lever.path] = [lever.levels[kept[0]], lever.levels[kept[-1]]]
-        return out
+        return box_limits(self.trajectory.levers, self.trajectory.boxes[index].allowed)
 
     def box_dict(self, index: int) -> dict[str, Any]:
         """One box as plain data (the ``--json`` form)."""
@@ -214,9 +208,7 @@ class Discovery:
             "hits": box.hits,
             "replications": box.trials,
             "restricted_dimensions": len(box.restricted),
-            "restrictions": {p: v for p, v in limits.items()
-                             if not levers[self._lever(p)].categorical},
-            "levels": {p: v for p, v in limits.items() if levers[self._lever(p)].categorical},
+            **self._split(limits),
             "quasi_p": {levers[j].path: p for j, p in box.quasi_p.items()},
             "pasted": box.pasted,
         }
@@ -225,8 +217,23 @@ class Discovery:
                                  for (p, side), share in self.reproduced.items()}
         return out
 
-    def _lever(self, path: str) -> int:
-        return next(j for j, lv in enumerate(self.trajectory.levers) if lv.path == path)
+    @property
+    def categorical(self) -> set[str]:
+        """Paths of the levers whose values are words (restricted to subsets of levels)."""
+        return {lv.path for lv in self.trajectory.levers if lv.categorical}
+
+    def _split(self, limits: dict[str, list[Any]]) -> dict[str, dict[str, list[Any]]]:
+        """Limits split into numeric ``restrictions`` and categorical ``levels``."""
+        words = self.categorical
+        return {"restrictions": {p: v for p, v in limits.items() if p not in words},
+                "levels": {p: v for p, v in limits.items() if p in words}}
+
+    def leaf_dict(self, leaf: Leaf) -> dict[str, Any]:
+        """A CART leaf as plain data (keys as a box's)."""
+        return {"coverage": leaf.coverage, "density": leaf.density,
+                "density_low": leaf.density_low, "density_high": leaf.density_high,
+                "n_points": leaf.n_points, "hits": leaf.hits, "replications": leaf.trials,
+                **self._split(box_limits(self.trajectory.levers, leaf.allowed))}
 
     def to_dict(self) -> dict[str, Any]:
         """The discovery as plain data: ``boxes`` (the box inspected), ``trajectory`` (every
@@ -249,15 +256,18 @@ class Discovery:
             "notes": list(self.counts.notes),
             "boxes": [self.box_dict(self.box)],
             "trajectory": [self.box_dict(b.index) for b in self.trajectory.boxes],
+            "cart": [self.leaf_dict(leaf) for leaf in self.cart],
         }
 
 
 def discover(store: str | Path, where: str, *, options: PrimOptions | None = None,
-             box: int | None = None, resamples: int = 200, seed: int = 0) -> Discovery:
+             box: int | None = None, resamples: int = 200, seed: int = 0,
+             cart: bool = False) -> Discovery:
     """Scenario discovery on a sweep store: parse ``where``, count each point's
     replications satisfying it, run PRIM, inspect ``box`` (default:
     :func:`~siege.analysis.prim.default_box`) and bootstrap its restrictions with
-    ``resamples`` resamples seeded by ``seed`` (0: no bootstrap)."""
+    ``resamples`` resamples seeded by ``seed`` (0: no bootstrap); with ``cart``, also the
+    leaves of a classification tree (:mod:`siege.analysis.cart`, needs scikit-learn)."""
     condition = parse_condition(where)
     if resamples < 0:
         raise DiscoverError(f"resamples: must be 0 or more (got {resamples})",
@@ -271,5 +281,7 @@ def discover(store: str | Path, where: str, *, options: PrimOptions | None = Non
     chosen = default_box(trajectory) if box is None else box
     reproduced = (bootstrap_sides(trajectory, chosen, counts.k, counts.n, resamples, seed)
                   if resamples else {})
+    leaves = tuple(cart_leaves(counts.levers, counts.k, counts.n,
+                               mass_min=trajectory.options.mass_min, seed=seed)) if cart else ()
     return Discovery(Path(store), where, condition.pair_path, counts, trajectory, chosen,
-                     reproduced, resamples, seed)
+                     reproduced, resamples, seed, leaves)

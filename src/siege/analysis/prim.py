@@ -110,6 +110,18 @@ def restricted_levers(levers: Sequence[Lever], allowed: Allowed) -> tuple[int, .
                  if not a[lv.codes].all())
 
 
+def box_limits(levers: Sequence[Lever], allowed: Allowed) -> dict[str, list[Any]]:
+    """A box's limits on the levers it restricts: {path: [low, high]} of a numeric lever
+    (the lowest and highest value it keeps), {path: [levels...]} of a categorical one."""
+    out: dict[str, list[Any]] = {}
+    for j in restricted_levers(levers, allowed):
+        lever = levers[j]
+        kept = np.flatnonzero(allowed[j])
+        out[lever.path] = ([lever.levels[i] for i in kept] if lever.categorical
+                           else [lever.levels[kept[0]], lever.levels[kept[-1]]])
+    return out
+
+
 def _box(levers: Sequence[Lever], allowed: Allowed, k: NDArray[np.int64],
          n: NDArray[np.int64], index: int, pasted: bool, quasi_p: bool) -> Box:
     ok = _ok(levers, allowed)

@@ -43,6 +43,10 @@ def discover(
                           "replications) for the reproduced share of each restriction; 0: "
                           "none.")
     ] = 200,
+    cart: Annotated[
+        bool, typer.Option("--cart", help="Also the leaves of a CART classification tree "
+                           "(needs scikit-learn).")
+    ] = False,
     seed: BootstrapSeedOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     figures: Annotated[
@@ -59,11 +63,12 @@ def discover(
 
     with user_errors({"where": "--where", "box": "--box", "peel_alpha": "--peel-alpha",
                       "paste_alpha": "--paste-alpha", "mass_min": "--mass-min",
-                      "folder": "--figures", "report": "--report", "store": "STORE"}):
+                      "folder": "--figures", "report": "--report", "store": "STORE",
+                      "cart": "--cart"}):
         options = PrimOptions(peel_alpha, paste_alpha, mass_min)
         options.check()
         found = run_discover(store, where, options=options, box=box, resamples=bootstrap,
-                             seed=seed)
+                             seed=seed, cart=cart)
         written = []
         if figures is not None:
             from siege.output.discovery_figures import save_discovery_figures
@@ -82,6 +87,8 @@ def discover(
                 out_console.print(line, markup=False)
             out_console.print(view.box_table(found))
             out_console.print(view.trajectory_table(found))
+            if found.cart:
+                out_console.print(view.cart_table(found))
         if written:
             err_console.print(f"figures: {len(written)} files in {figures}", markup=False)
         if report is not None:

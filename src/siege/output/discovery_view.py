@@ -11,6 +11,7 @@ from rich import box as rich_box
 from rich.table import Table
 
 from siege.analysis.discover import Discovery
+from siege.analysis.prim import box_limits
 from siege.errors import DiscoverError
 from siege.files import atomic_write_bytes
 from siege.output.discovery_figures import discovery_figures
@@ -80,10 +81,30 @@ def box_cells(d: Discovery) -> list[list[str]]:
     return rows
 
 
+CART_HEAD = ["leaf", "coverage", "density (95 % Wilson)", "points", "limits"]
+
+
+def cart_cells(d: Discovery) -> list[list[str]]:
+    """One row per CART leaf, densest first, its limits as ``path low – high`` or ``path in
+    {levels}``."""
+    rows = []
+    for i, leaf in enumerate(d.cart):
+        limits = box_limits(d.trajectory.levers, leaf.allowed)
+        shown = "; ".join(
+            f"{path} in {{{', '.join(map(str, v))}}}" if path in d.categorical
+            else f"{path} {num(v[0])} – {num(v[1])}" for path, v in limits.items())
+        rows.append([str(i), f"{leaf.coverage:.3f}",
+                     f"{leaf.density:.3f} ({leaf.density_low:.3f} – {leaf.density_high:.3f})",
+                     str(leaf.n_points), shown or "(all)"])
+    return rows
+
+
 def _rich(title: str, head: list[str], rows: list[list[str]]) -> Table:
+    """A table whose first and text columns are left-aligned, numbers right-aligned."""
     table = Table(title=title, box=rich_box.SIMPLE_HEAD)
     for i, name in enumerate(head):
-        table.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+        left = i == 0 or name in ("limits", "lever")
+        table.add_column(name, justify="left" if left else "right", overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table
@@ -100,6 +121,10 @@ def box_table(d: Discovery) -> Table:
     return _rich(f"Box {d.box}: limits, quasi-p{shares}", BOX_HEAD, box_cells(d))
 
 
+def cart_table(d: Discovery) -> Table:
+    return _rich("CART leaves, densest first", CART_HEAD, cart_cells(d))
+
+
 def discovery_section(d: Discovery, *, figures: bool = True) -> str:
     """The discovery's section (HTML): what was counted, the inspected box, the trajectory
     and (unless ``figures`` is False) the two figures, embedded."""
@@ -107,6 +132,8 @@ def discovery_section(d: Discovery, *, figures: bool = True) -> str:
     parts += [f"<p class='note'>{_e(line)}</p>" for line in header_lines(d)]
     parts.append(_table(f"Box {d.box}", BOX_HEAD, box_cells(d)))
     parts.append(_table("Peeling trajectory", TRAJECTORY_HEAD, trajectory_cells(d)))
+    if d.cart:
+        parts.append(_table("CART leaves, densest first", CART_HEAD, cart_cells(d)))
     if figures:
         parts += [figure_html(fig, name.replace("_", " "))
                   for name, fig in discovery_figures(d).items()]
