@@ -150,7 +150,7 @@ def _slice(counts: NDArray[np.float64], target: float) -> int:
 
 
 def _peels(levers: Sequence[Lever], allowed: Allowed, inside: NDArray[np.bool_],
-           k: NDArray[np.int64], n: NDArray[np.int64], alpha: float) -> list[Allowed]:
+           alpha: float) -> list[Allowed]:
     """Every candidate box one peel inside the current one."""
     out = []
     n_in = int(inside.sum())
@@ -245,7 +245,7 @@ def prim(levers: Sequence[Lever], k: NDArray[np.int64], n: NDArray[np.int64],
     while boxes[-1].density < 1.0:
         inside: NDArray[np.bool_] = np.asarray(_ok(levers, allowed).all(axis=1))
         best: tuple[float, int] | None = None
-        for cand in _peels(levers, allowed, inside, k, n, opts.peel_alpha):
+        for cand in _peels(levers, allowed, inside, opts.peel_alpha):
             density, count = _density(_ok(levers, cand), k, n)
             if count < min_points:
                 continue

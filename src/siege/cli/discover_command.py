@@ -63,7 +63,7 @@ def discover(
 
     with user_errors({"where": "--where", "box": "--box", "peel_alpha": "--peel-alpha",
                       "paste_alpha": "--paste-alpha", "mass_min": "--mass-min",
-                      "folder": "--figures", "report": "--report", "store": "STORE",
+                      "folder": "--figures", "report": "--report",
                       "cart": "--cart"}):
         options = PrimOptions(peel_alpha, paste_alpha, mass_min)
         options.check()
