@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 COMMANDS = ("validate", "schema", "simulate", "compare", "plot", "report", "sweep",
-            "sensitivity", "fit")
+            "sensitivity", "discover", "fit")
 
 
 def test_simulate_help_names_file_and_shows_no_value_after_flags() -> None:

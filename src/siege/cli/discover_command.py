@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from siege.cli.common import BootstrapSeedOption, err_console, out_console, user_errors
+from siege.errors import DiscoverError
+from siege.files import check_target
 from siege.jsonsafe import json_safe
 from siege.output import console as streams
 
@@ -67,6 +69,14 @@ def discover(
                       "cart": "--cart"}):
         options = PrimOptions(peel_alpha, paste_alpha, mass_min)
         options.check()
+        if report is not None:  # outputs are checked before the work
+            if report.suffix.lower() not in (".html", ".htm"):
+                raise DiscoverError(f"report {report}: give a file ending in .html",
+                                    parameter="report")
+            check_target(report)
+        if figures is not None and figures.exists() and not figures.is_dir():
+            raise DiscoverError(f"folder {figures}: exists and is not a folder",
+                                parameter="folder")
         found = run_discover(store, where, options=options, box=box, resamples=bootstrap,
                              seed=seed, cart=cart)
         written = []
