@@ -52,8 +52,8 @@ def tradeoff_figure(d: Discovery) -> Figure:
 
 def limits_figure(d: Discovery) -> Figure:
     """One row per lever: its range over the sweep (grey) and the inspected box's limits
-    (a bar), on a scale from the lever's lowest to its highest value; a categorical lever's
-    kept levels are listed."""
+    (a blue bar) where it restricts the lever, on a scale from the lever's lowest to its
+    highest value; a categorical lever's kept levels are listed."""
     plt = pyplot()
     levers = d.trajectory.levers
     box = d.trajectory.boxes[d.box]
@@ -67,12 +67,14 @@ def limits_figure(d: Discovery) -> Figure:
             ax.text(0.5, y + 0.22, shown, ha="center", fontsize=8)
             continue
         low, high = lever.levels[0], lever.levels[-1]
-        span = (high - low) or 1.0
-        a, b = (lever.levels[kept[0]] - low) / span, (lever.levels[kept[-1]] - low) / span
-        color = SHADES[1] if row in box.restricted else "#777777"
-        ax.plot([a, b], [y, y], color=color, linewidth=6, solid_capstyle="butt")
-        ax.text(a, y + 0.22, lever_value(lever.levels[kept[0]]), ha="center", fontsize=8)
-        ax.text(b, y + 0.22, lever_value(lever.levels[kept[-1]]), ha="center", fontsize=8)
+        if row in box.restricted:
+            span = (high - low) or 1.0
+            a, b = (lever.levels[kept[0]] - low) / span, (lever.levels[kept[-1]] - low) / span
+            ax.plot([a, b], [y, y], color=SHADES[1], linewidth=6, solid_capstyle="butt")
+            ax.text(a, y + 0.22, lever_value(lever.levels[kept[0]]), ha="center", fontsize=8)
+            ax.text(b, y + 0.22, lever_value(lever.levels[kept[-1]]), ha="center", fontsize=8)
+        else:
+            ax.text(0.5, y + 0.22, "not restricted", ha="center", fontsize=8, color="#777777")
         ax.text(0, y - 0.32, lever_value(low), ha="left", fontsize=7, color="#777777")
         ax.text(1, y - 0.32, lever_value(high), ha="right", fontsize=7, color="#777777")
     ax.set_yticks(range(len(levers)))
