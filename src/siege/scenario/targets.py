@@ -11,7 +11,9 @@ A ``[[target]]`` table of a calibration file is one of three kinds:
   ``sd``, or ``low``/``high``. A condition that never held before the replication ended counts
   as the day after the horizon (so ``low = 292, high = inf`` reads "not before day 292");
 * ``outcome``: how the siege ended: ``end_reason`` and/or ``end_day`` (with ``sd``, or
-  ``low``/``high``). A different end reason counts as :data:`REASON_MISS` standard deviations.
+  ``low``/``high``, or ``end_day`` inside ``low``/``high``: the reported day and the interval
+  the sources allow). A different end reason counts as :data:`REASON_MISS` standard
+  deviations. The end reasons a target may name are :data:`TARGET_END_REASONS`.
 
 Each target becomes one or more :class:`Component`: one observed number, an interval
 ``[low, high]`` (``low == high`` for a value) and the scale a miss is divided by (the
@@ -29,7 +31,7 @@ from typing import Any
 
 from siege.errors import CalibrationError
 from siege.model.measures import band_columns
-from siege.model.probes import ROUTE_COLUMNS, Probe, probe_columns
+from siege.model.probes import ROUTE_COLUMNS, Probe, probe_columns, unbanded_measures
 from siege.model.rules import END_REASONS
 from siege.scenario.compile import build_params
 from siege.scenario.paths import thaw
@@ -39,6 +41,11 @@ REASON_MISS = 3.0  # a simulated end reason other than the observed one, in stan
 KINDS = ("series", "milestone", "outcome")
 OPS = (">=", "<=", ">", "<")
 Error = Callable[[tuple[Any, ...], str], CalibrationError]
+#: the end reasons of the targets format (docs/history/README.md): the model's, and those of
+#: documented sieges it may not produce yet (issue 15 adds them): a simulated replication never
+#: matches one of those, so its predicted probability is 0
+TARGET_END_REASONS: tuple[str, ...] = tuple(dict.fromkeys((*END_REASONS, "captured",
+                                                           "surrendered")))
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,8 @@ class _Context:
         self.error = error
         self.columns = probe_columns(params)
         self.ranges = {c.name: c.measure.value_range(c.counted) for c in band_columns(params)}
+        self.ranges |= {m.name: m.value_range(params.count_of(m.counts) if m.counts else 0)
+                        for m in unbanded_measures()}
         self.routes = scenario.route_names
         self.triggers = [t.name for t in scenario.policy.triggers]
         self.last_day = scenario.simulation.whole_days
@@ -187,9 +196,9 @@ class _Context:
         out = []
         if "end_reason" in t:
             reason = t["end_reason"]
-            if reason not in END_REASONS:
+            if reason not in TARGET_END_REASONS:
                 raise self.error((*loc, "end_reason"), f"{reason!r} is not an end reason; "
-                                 f"choose from {', '.join(END_REASONS)}")
+                                 f"choose from {', '.join(TARGET_END_REASONS)}")
             out.append(Component(".end_reason", 0.0, 0.0, 1.0 / REASON_MISS, reason=reason))
         if any(k in t for k in ("end_day", "low", "high")):
             (lo, hi, scale), = self.observed(t, loc, 1, value_key="end_day", low=0.0)
@@ -220,8 +229,18 @@ class _Context:
         low: float,
     ) -> list[tuple[float, float, float]]:
         """(low, high, scale) of each of ``count`` observations: ``value_key`` with ``sd`` or
-        ``cv``, or ``low``/``high`` (with ``sd`` or ``cv`` optional)."""
+        ``cv``, or ``low``/``high`` (with ``sd`` or ``cv`` optional). A single observation
+        may give both: the reported value and the interval the sources allow, which is what
+        is fitted (the value must lie in it)."""
         point = value_key in t
+        if point and count == 1 and ("low" in t or "high" in t):
+            value, = self.numbers(t, loc, value_key, 1, low=low, infinite=False)
+            interval = self.observed({k: v for k, v in t.items() if k != value_key}, loc, 1,
+                                     value_key=value_key, low=low)
+            if not interval[0][0] <= value <= interval[0][1]:
+                raise self.error((*loc, value_key), f"{value_key} {value:g} must lie in the "
+                                 f"interval low..high ({interval[0][0]:g}..{interval[0][1]:g})")
+            return interval
         if point == ("low" in t or "high" in t):
             raise self.error(loc, f"give {value_key} (with sd or cv), or low and high")
         if "sd" in t and "cv" in t:
