@@ -3,6 +3,7 @@ documented sieges and its errors, the leave-one-out's isolation and determinism,
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -34,7 +35,7 @@ def brute_crps(samples: np.ndarray, y: float) -> float:
     """The integral of (F_n(x) - 1{x >= y})² over x, exact for the step function F_n."""
     points = np.sort(np.append(samples, y))
     total = 0.0
-    for a, b in zip(points[:-1], points[1:], strict=True):
+    for a, b in itertools.pairwise(points):
         f = np.mean(samples <= a)
         total += (f - float(a >= y)) ** 2 * (b - a)
     return total
@@ -113,7 +114,7 @@ def test_bad_folders_are_named(tmp_path: Path) -> None:
         load_history(empty)
     folder = _copy(tmp_path / "h", "khe_sanh")
     (folder / "khe_sanh.targets.toml").rename(folder / "other.targets.toml")
-    with pytest.raises(HistoryError, match="khe_sanh.toml: a scenario without targets"):
+    with pytest.raises(HistoryError, match=r"khe_sanh\.toml: a scenario without targets"):
         load_history(folder)
 
 
@@ -202,3 +203,24 @@ def test_cli_backtest_json_and_table(tmp_path: Path) -> None:
     assert table.returncode == 0 and "hits" in table.stdout and "add-one" in table.stdout
     bad = run_cli("backtest", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "not a folder" in bad.stderr
+
+
+@pytest.mark.slow
+def test_milestones_on_unbanded_measures_are_probed(tmp_path: Path) -> None:
+    from siege.run.calibrate import simulate_particles
+    from siege.run.executors import local_executor
+    from siege.scenario.calibration import load_calibration
+
+    folder = _copy(tmp_path / "h", "avdiivka")
+    (folder / "cal.toml").write_text(
+        'scenario = "avdiivka.toml"\n[[prior]]\npath = "advance.parity"\n'
+        'distribution = "uniform"\nlow = 0.3\nhigh = 0.4\n'
+        '[[target]]\nkind = "milestone"\nmeasure = "routes_under_fire"\nop = ">="\n'
+        'threshold = 1\nday = 13\nlow = 10\nhigh = 20\n')
+    calibration = load_calibration(folder / "cal.toml")
+    assert (calibration.targets[0].components[0].low,
+            calibration.targets[0].components[0].high) == (10.0, 20.0)
+    with local_executor(1) as executor:
+        run = simulate_particles(calibration, np.array([[0.35], [0.35]]), 1, executor)
+    first = run.replicated[:, 0]  # the first day a route was under fire, or after the horizon
+    assert np.all((first >= 0) & (first <= calibration.scenario.simulation.whole_days + 1))

@@ -95,7 +95,9 @@ def backtest(
         wall = time.perf_counter() - started
         if as_json:
             payload = view.backtest_dict(scores, replications=replications, seed=seed,
-                                         categories=len(TARGET_END_REASONS), folds=folds)
+                                         categories=len(TARGET_END_REASONS), folds=folds,
+                                         doctrine_paths=doctrine_set.paths if doctrine_set
+                                         else ())
             streams.write_text(json.dumps(json_safe(payload), indent=2) + "\n")
         else:
             title = (f"backtest of {len(scores)} documented sieges"

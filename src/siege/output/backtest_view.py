@@ -9,6 +9,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from siege.analysis.abc import weighted_quantile
 from siege.analysis.backtest import (
     CENTRAL,
     HIT_PROBABILITY,
@@ -68,10 +69,19 @@ def fold_line(fold: Fold) -> str:
             f"{num(last.tolerance)}, ESS {last.ess:.0f}, {fold.fit.simulations:,} replications")
 
 
+def _medians(fold: Fold, paths: Sequence[str]) -> dict[str, float]:
+    """The fold's weighted posterior median of each doctrine parameter."""
+    last = fold.fit.posterior
+    return {path: float(weighted_quantile(last.values[:, j], last.weights, 0.5))
+            for j, path in enumerate(paths)}
+
+
 def backtest_dict(scores: Sequence[SiegeScore], *, replications: int, seed: int | None,
-                  categories: int, folds: Sequence[Fold] = ()) -> dict[str, Any]:
+                  categories: int, folds: Sequence[Fold] = (),
+                  doctrine_paths: Sequence[str] = ()) -> dict[str, Any]:
     """``{"sieges": [...], "summary": {...}}``: each siege's scores under the keys of
-    :meth:`SiegeScore.scores`, and the summary row with what each forecast was."""
+    :meth:`SiegeScore.scores`, and the summary row with what each forecast was (with
+    ``folds``: each fit, and its posterior median of each of ``doctrine_paths``)."""
     summary: BacktestSummary = summarize_scores(scores)
     details = {s.name: {"end_reasons": s.end_reasons, "end_day_median": s.end_day_median,
                         "end_day_low": s.end_day_low, "end_day_high": s.end_day_high,
@@ -87,5 +97,6 @@ def backtest_dict(scores: Sequence[SiegeScore], *, replications: int, seed: int 
         extra["leave_one_out"] = {f.left_out: {
             "training": list(f.training), "generations": len(f.fit.populations),
             "stopped": f.fit.stopped, "tolerance": f.fit.posterior.tolerance,
-            "ess": f.fit.posterior.ess, "simulations": f.fit.simulations} for f in folds}
+            "ess": f.fit.posterior.ess, "simulations": f.fit.simulations,
+            "doctrine_median": _medians(f, doctrine_paths)} for f in folds}
     return {"sieges": [s.scores() for s in scores], "summary": extra}
