@@ -203,6 +203,15 @@ def test_cli_backtest_json_and_table(tmp_path: Path) -> None:
     assert table.returncode == 0 and "hits" in table.stdout and "add-one" in table.stdout
     bad = run_cli("backtest", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "not a folder" in bad.stderr
+    no_doctrine = run_cli("backtest", str(folder), "--leave-one-out", "-w", "1")
+    assert no_doctrine.returncode == 2 and "doctrine.toml" in no_doctrine.stderr
+    shutil.copy(HISTORY / "doctrine.toml", folder / "doctrine.toml")
+    loo = run_cli("backtest", str(folder), "--leave-one-out", "--json", "-n", "10",
+                  "--population", "4", "--generations", "1", "-w", "1")
+    assert loo.returncode == 0, loo.stderr
+    folds = json.loads(loo.stdout)["summary"]["leave_one_out"]
+    assert folds["khe_sanh"]["training"] == ["sievierodonetsk_lysychansk"]
+    assert "sectors.*.advance_rate" in folds["khe_sanh"]["doctrine_median"]
 
 
 @pytest.mark.slow

@@ -55,12 +55,15 @@ def load_history(folder: str | Path, *, skip: Sequence[str] = (DOCTRINE_FILE,)
     targets = {p.name.removesuffix(TARGETS_SUFFIX): p for p in root.glob("*" + TARGETS_SUFFIX)}
     scenarios = {p.stem: p for p in root.glob("*.toml")
                  if not p.name.endswith(TARGETS_SUFFIX) and p.name not in skip}
-    for name in sorted(scenarios.keys() - targets.keys()):
-        raise HistoryError(f"{scenarios[name]}: a scenario without targets; add {name}"
-                           f"{TARGETS_SUFFIX} (what happened: see docs/history/README.md) or "
-                           "move the scenario out of the folder")
-    for name in sorted(targets.keys() - scenarios.keys()):
-        raise HistoryError(f"{targets[name]}: targets without their scenario {name}.toml")
+    alone = sorted(scenarios.keys() - targets.keys())
+    if alone:
+        raise HistoryError(f"{scenarios[alone[0]]}: a scenario without targets; add "
+                           f"{alone[0]}{TARGETS_SUFFIX} (what happened: see "
+                           "docs/history/README.md) or move the scenario out of the folder")
+    orphans = sorted(targets.keys() - scenarios.keys())
+    if orphans:
+        raise HistoryError(f"{targets[orphans[0]]}: targets without their scenario "
+                           f"{orphans[0]}.toml")
     if not targets:
         raise HistoryError(f"{root}: no documented sieges (<name>.toml with "
                            f"<name>{TARGETS_SUFFIX}) in this folder")
