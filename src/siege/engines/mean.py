@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
 
 from siege.engines.base import BlockInputs, BlockProgress, Recorder, Timeline
 from siege.engines.mean_state import LA, LD, Continuum, Event
@@ -110,6 +109,8 @@ class MeanRun:
         )
         self.regime = self.space.settle(self.t, self.y, self.params, self.regime)
         events = self.space.events(self.y, self.params, self.regime)
+        from scipy.integrate import solve_ivp  # here: importing it costs ~1 s a process
+
         sol = solve_ivp(self.space.rates, (self.t, t_next), self.y, method=METHOD,
                         rtol=self.rtol, atol=self.atol, events=events, dense_output=True,
                         args=(self.params, self.regime))
