@@ -138,7 +138,7 @@ class Continuum:
         p = params
         out: list[Event] = []
         cut = self.template.cut[0]
-        for j in np.flatnonzero(p.route_ground):  # air and sea routes are never cut
+        for j in map(int, np.flatnonzero(p.route_ground)):  # air and sea routes: never cut
             level = float(p.restore_below[j] if cut[j] else p.cut_at[j])
             out.append(Event("route", self._route(p, j, level), -1 if cut[j] else 1, j))
         if p.has_flanks and cut[p.route_ground].all():

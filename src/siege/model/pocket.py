@@ -98,7 +98,7 @@ def update(state: SiegeState, params: ModelParams) -> None:
     if not params.pocket:
         return
     cut = ground_cut(state, params)
-    all_cut = cut.all(axis=1) if cut.shape[1] else np.ones(state.n, dtype=bool)
+    all_cut = np.asarray(cut.all(axis=1) if cut.shape[1] else np.ones(state.n, dtype=bool))
     state.pocketed = update_pocket(state.pocketed, closed_now(state, params), all_cut)
 
 

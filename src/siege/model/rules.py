@@ -383,7 +383,9 @@ def withdrawal_loss_rate(
     return by_open_routes(open_capacity, rate_open, rate_no_routes)
 
 
-def by_open_routes(open_capacity: FloatArray, value_open: Real, value_no_routes: Real) -> FloatArray:
+def by_open_routes(
+    open_capacity: FloatArray, value_open: Real, value_no_routes: Real
+) -> FloatArray:
     """A value interpolated linearly between all route capacity open (``open_capacity`` 1)
     and none (0), ``(n,)``."""
     return value_no_routes + (value_open - value_no_routes) * np.clip(open_capacity, 0.0, 1.0)

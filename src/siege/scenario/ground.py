@@ -152,7 +152,8 @@ class Route(Strict):
     def _hysteresis(self) -> Route:
         if self.kind != "ground":
             for key in ("cut_at_control", "restore_below_control"):
-                if key in self.model_fields_set:
+                # compared with the default: a dumped scenario, validated again, sets every key
+                if getattr(self, key) != type(self).model_fields[key].default:
                     raise KeyedError(
                         (key,),
                         f"an {self.kind} route is never cut by ground control; remove {key} "
