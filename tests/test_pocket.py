@@ -124,6 +124,11 @@ def test_surrendered_garrison_is_counted_lost_and_gets_no_reinforcement() -> Non
     # no reinforcement reaches the pocket (reinforcement_rate 10 a day outside): every loss,
     # in combat or at the surrender, is of the day-0 garrison
     assert np.all(res.columns["defender_losses"] == 5000.0)
+    flown_in = run(encircled(pocket={"surrender_strength_fraction": 0.9,
+                                     "reinforced_in_pocket": True},
+                             supply={"stockpile_tonnes": 1e6,
+                                     "consumption_tonnes_per_person_day": 0.02}))
+    assert np.all(flown_in.columns["defender_losses"] > 5000.0)  # 10 a day flown in
 
 
 def test_dated_relief_ends_the_siege_held() -> None:

@@ -131,6 +131,7 @@ class ModelParams:
     escape_fraction_no_routes: Real  # the same, no ground route open
     # a pocket that holds out (siege.model.pocket); False: a closed pocket ends `encircled`
     pocket: bool
+    reinforced_in_pocket: bool  # reinforcements and replacements reach the pocket (air, sea)
     surrender_strength_fraction: Real  # of day-0 personnel; -inf: never
     surrender_supply_days: Real  # days of supply; -inf: never
     surrender_shortfall_days: Real  # days short of supply; inf: never

@@ -9,7 +9,8 @@ Pocket (a scenario's ``[pocket]`` table): a closed pocket is a state, not the en
 when every ground route is cut and flank control reaches the closure level, and stays closed
 while every ground route stays cut (the routes' own hysteresis keeps it from flickering) or
 until a dated relief reopens it. In the pocket the garrison gets no reinforcement or
-replacements over the ground (dated waves still arrive: paratroops, boats, helicopters), air
+replacements, unless the scenario says they are flown or shipped in (dated waves always
+arrive: paratroops, boats, helicopters), air
 and sea routes go on delivering, a withdrawal ordered by the policy is a break-out with the
 losses of a withdrawal with no route open, a collapse loses the garrison in the pocket
 (``encircled``), and the garrison surrenders when its strength, its days of supply or the days

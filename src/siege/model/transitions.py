@@ -145,9 +145,9 @@ def take_losses(state: SiegeState, defender_losses: F64, attacker_losses: F64) -
 
 def reinforce(state: SiegeState, params: ModelParams, t: float, dt: float) -> None:
     """A step's reinforcements and replacements on both sides; none for a garrison whose
-    withdrawal has begun by ``t + dt``, nor for one in a pocket."""
+    withdrawal has begun by ``t + dt``, nor for one in a pocket that none reach."""
     d, a = params.defender, params.attacker
-    staying = supplied_by_ground(state, t, dt)
+    staying = reinforced(state, params, t, dt)
     strength, quality, reserves = rules.reinforce(
         state.defender,
         state.defender_quality,
@@ -180,11 +180,14 @@ def reinforce(state: SiegeState, params: ModelParams, t: float, dt: float) -> No
     )
 
 
-def supplied_by_ground(state: SiegeState, t: float, dt: float) -> NDArray[np.bool_]:
-    """Where the garrison takes reinforcements over the ground in ``[t, t + dt)``, ``(n,)``:
-    its withdrawal has not begun by ``t + dt`` and it is not in a pocket."""
+def reinforced(state: SiegeState, params: ModelParams, t: float, dt: float) -> NDArray[np.bool_]:
+    """Where the garrison takes reinforcements in ``[t, t + dt)``, ``(n,)``: its withdrawal
+    has not begun by ``t + dt``, and it is not in a pocket unless reinforcements reach the
+    pocket (by air or sea: ``pocket.reinforced_in_pocket``)."""
     staying = t + dt <= state.order_day + TIME_EPS
-    return staying & ~state.pocketed if state.pocketed.any() else staying
+    if params.reinforced_in_pocket or not state.pocketed.any():
+        return staying
+    return staying & ~state.pocketed
 
 
 def advance(

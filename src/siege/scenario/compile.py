@@ -133,6 +133,7 @@ def _capture_and_pocket(scenario: Scenario) -> dict[str, Any]:
         "escape_fraction": 0.0 if cap is None else cap.escape_fraction,
         "escape_fraction_no_routes": 0.0 if cap is None else cap.escape_fraction_no_routes,
         "pocket": poc is not None,
+        "reinforced_in_pocket": poc is not None and poc.reinforced_in_pocket,
         "surrender_strength_fraction": -inf if poc is None else given(
             poc.surrender_strength_fraction, -inf),
         "surrender_supply_days": -inf if poc is None else given(poc.surrender_supply_days, -inf),

@@ -38,15 +38,21 @@ class Pocket(Strict):
     """A closed pocket (every ground route cut and mean flank control at
     `encirclement.closure_flank_control`) holds out instead of ending the run `encircled`.
 
-    In the pocket the garrison gets no reinforcement or replacements (dated waves still
-    arrive: air-landed or by sea), lives on its stockpile and on its air and sea routes, and
-    fights on. A withdrawal the policy orders is a break-out, with the losses of a withdrawal
-    with no route open. It ends `encircled` if it collapses in the pocket, `surrendered` when a
-    surrender threshold is reached, `withdrew` if a break-out completes. The pocket lasts
-    while every ground route stays cut; a dated relief ends the siege (`held`) or pushes the
-    attacker back on the flanks so that the routes can reopen. A town may start encircled
-    (flank control at closure and its ground routes cut on day 0)."""
+    In the pocket the garrison gets no reinforcement or replacements unless
+    `reinforced_in_pocket` (dated waves still arrive: air-landed or by sea), lives on its
+    stockpile and on its air and sea routes, and fights on. A withdrawal the policy orders is
+    a break-out, with the losses of a withdrawal with no route open. It ends `encircled` if it
+    collapses in the pocket, `surrendered` when a surrender threshold is reached, `withdrew`
+    if a break-out completes. The pocket lasts while every ground route stays cut; a dated
+    relief ends the siege (`held`) or pushes the attacker back on the flanks so that the
+    routes can reopen. A town may start encircled (flank control at closure and its ground
+    routes cut on day 0)."""
 
+    reinforced_in_pocket: bool = Field(
+        False,
+        description="Whether the defender's reinforcement and replacement rates (and waves "
+        "spread over a window) go on in the pocket, flown or shipped in; false: they stop.",
+    )
     surrender_strength_fraction: float | None = Field(
         None,
         ge=0,
