@@ -115,6 +115,13 @@ def test_air_route_is_never_cut_and_keeps_the_pocket_alive_longer() -> None:
     assert np.median(with_air.columns["end_day"]) >= 2 * np.median(without.columns["end_day"])
 
 
+def test_a_town_with_only_an_air_route_is_in_its_pocket_from_day_zero() -> None:
+    data = encircled(routes=[AIR], sectors=[{"name": "north", "flank": True},
+                                            {"name": "town", "fortified": True}])
+    state = init_state(build_params(scenario_from_dict(data)), np.arange(2), 1.0)
+    assert state.pocketed.all()
+
+
 def test_surrendered_garrison_is_counted_lost_and_gets_no_reinforcement() -> None:
     res = run(encircled(pocket={"surrender_strength_fraction": 0.9},
                         supply={"stockpile_tonnes": 1e6, "consumption_tonnes_per_person_day":
@@ -206,7 +213,11 @@ def test_mean_engine_captures_and_refuses_a_pocket() -> None:
     ({"routes": [{**AIR, "cut_at_control": 0.5}]}, "air route is never cut"),
     ({"pocket": {"relief_flank_control": 0.2}}, "needs relief_day"),
     ({"pocket": {"surrender_strength_fraction": 1.5}}, "less than or equal to 1"),
-    ({"sectors": [{"name": "town"}], "routes": []}, "at least one flank sector"),
+    ({"sectors": [{"name": "town"}], "routes": [{"name": "road", "sectors": ["town"],
+                                                  "capacity_tonnes_per_day": 80.0}]},
+     "at least one flank sector"),
+    ({"routes": [AIR], "pocket": {"relief_day": 5.0, "relief_flank_control": 0.2}},
+     "no ground route"),
 ])
 def test_bad_pocket_keys_are_refused_clearly(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):

@@ -6,7 +6,8 @@ reaches ``capture_control``; a share of what remains of the garrison gets out, i
 between all ground route capacity open and none, the rest is lost.
 
 Pocket (a scenario's ``[pocket]`` table): a closed pocket is a state, not the end. It closes
-when every ground route is cut and flank control reaches the closure level, and stays closed
+when every ground route is cut and flank control reaches the closure level (a town with no
+ground route at all, supplied only by air or sea, is in its pocket from day 0), and stays closed
 while every ground route stays cut (the routes' own hysteresis keeps it from flickering) or
 until a dated relief reopens it. In the pocket the garrison gets no reinforcement or
 replacements, unless the scenario says they are flown or shipped in (dated waves always
@@ -89,9 +90,13 @@ def relieved_control(control: FloatArray, flank: BoolArray, level: float) -> Flo
 
 def closed_now(state: SiegeState, params: ModelParams) -> BoolArray:
     """True where the pocket is closed by the ground now: every ground route cut and mean
-    flank control at the closure level, ``(n,)``."""
-    return rules.pocket_closed(ground_cut(state, params), flank_control(state, params),
-                               params.has_flanks, params.closure_flank_control)
+    flank control at the closure level, ``(n,)``. A town with a ``[pocket]`` and no ground
+    route at all is cut off by the ground from the start: closed."""
+    cut = ground_cut(state, params)
+    if params.pocket and cut.shape[1] == 0:
+        return np.ones(state.n, dtype=bool)
+    return rules.pocket_closed(cut, flank_control(state, params), params.has_flanks,
+                               params.closure_flank_control)
 
 
 def update(state: SiegeState, params: ModelParams) -> None:

@@ -141,10 +141,13 @@ def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> Si
     if not params.route_ground.all():  # air and sea routes are not cut by ground control
         cut &= params.route_ground
     # a town may start in a pocket (every ground route cut, the flanks taken)
-    pocketed = rules.pocket_closed(
-        cut[:, params.route_ground], _flank_mean(control, params), params.has_flanks,
-        params.closure_flank_control,
-    ) if params.pocket else np.zeros(n, dtype=bool)
+    # (as siege.model.pocket.closed_now: with no ground route at all, cut off from the start)
+    pocketed = np.zeros(n, dtype=bool)
+    if params.pocket:
+        ground = cut[:, params.route_ground]
+        pocketed = ~pocketed if ground.shape[1] == 0 else rules.pocket_closed(
+            ground, _flank_mean(control, params), params.has_flanks,
+            params.closure_flank_control)
     d, a = params.defender, params.attacker
     return SiegeState(
         rep=rep_ids.astype(np.int64),

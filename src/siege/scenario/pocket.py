@@ -46,7 +46,8 @@ class Pocket(Strict):
     if a break-out completes. The pocket lasts while every ground route stays cut; a dated
     relief ends the siege (`held`) or pushes the attacker back on the flanks so that the
     routes can reopen. A town may start encircled (flank control at closure and its ground
-    routes cut on day 0)."""
+    routes cut on day 0); one with no ground route at all (only air or sea) is in its pocket
+    from day 0."""
 
     reinforced_in_pocket: bool = Field(
         False,

@@ -224,9 +224,16 @@ class Scenario(Strict):
             raise KeyedError(("capture", "capture_control"),
                              "capture is judged on the town's (non-flank) sectors; define at "
                              "least one sector that is not a flank")
-        if self.pocket is not None and not any(s.flank for s in self.sectors):
+        ground = any(r.kind == "ground" for r in self.routes)
+        if self.pocket is not None and ground and not any(s.flank for s in self.sectors):
             raise KeyedError(("pocket",), "a pocket closes when the flanks are taken; define "
                              "at least one flank sector (flank = true)")
+        if self.pocket is not None and self.pocket.relief_flank_control is not None \
+                and not ground:
+            raise KeyedError(("pocket", "relief_flank_control"),
+                             "a relief reopens ground routes, and there is none: with no "
+                             "ground route the town stays cut off; leave relief_flank_control "
+                             "out (the relief then ends the siege)")
         for i, trig in enumerate(self.policy.triggers):
             self._check_trigger(i, trig)
         for i, event in enumerate(self.events):
