@@ -25,13 +25,13 @@ from siege.analysis.abc import AbcResult, Observations, Population, abc_smc
 from siege.analysis.backtest import SiegeScore, score_siege
 from siege.analysis.calibrate import observations
 from siege.analysis.priors import JointPrior
+from siege.model.rules import END_REASONS
 from siege.run.backtest import SiegeRun, derived_seed, name_key, run_seed, simulate_siege
 from siege.run.calibrate import simulate_particles
 from siege.run.executors import Executor
 from siege.scenario.calibration import AbcSettings, Calibration, Prior
 from siege.scenario.doctrine import Doctrine
 from siege.scenario.history import DocumentedSiege
-from siege.scenario.targets import TARGET_END_REASONS
 
 F64 = NDArray[np.float64]
 FIT, PREDICT = 1, 2  # first spawn-key entries of a fold's seeds
@@ -53,7 +53,7 @@ def backtest(
 
 def _score(siege: DocumentedSiege, run: SiegeRun) -> SiegeScore:
     return score_siege(siege.name, siege.end_reason, siege.end_day, run.end_reason,
-                       run.end_day, TARGET_END_REASONS)
+                       run.end_day, END_REASONS)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ def backtest(
     from siege.analysis.backtest_run import backtest as run_backtest
     from siege.analysis.backtest_run import leave_one_out as run_folds
     from siege.errors import HistoryError
+    from siege.model.rules import END_REASONS
     from siege.output import backtest_view as view
     from siege.run.blocks import default_workers
     from siege.run.dask import DaskExecutor
@@ -64,7 +65,6 @@ def backtest(
     from siege.scenario.calibration import AbcSettings
     from siege.scenario.doctrine import load_doctrine
     from siege.scenario.history import DOCTRINE_FILE, load_history
-    from siege.scenario.targets import TARGET_END_REASONS
 
     with user_errors():
         if workers is not None and scheduler is not None:
@@ -95,7 +95,7 @@ def backtest(
         wall = time.perf_counter() - started
         if as_json:
             payload = view.backtest_dict(scores, replications=replications, seed=seed,
-                                         categories=len(TARGET_END_REASONS), folds=folds,
+                                         categories=len(END_REASONS), folds=folds,
                                          doctrine_paths=doctrine_set.paths if doctrine_set
                                          else ())
             streams.write_text(json.dumps(json_safe(payload), indent=2) + "\n")
@@ -104,5 +104,5 @@ def backtest(
                      + (", each left out of the doctrine fit" if folds else ", as written")
                      + f" ({replications:,} replications each)")
             out_console.print(view.scores_table(scores, title))
-            out_console.print(view.SMOOTHING.format(k=len(TARGET_END_REASONS)), markup=False)
+            out_console.print(view.SMOOTHING.format(k=len(END_REASONS)), markup=False)
         err_console.print(f"backtest: {len(scores)} sieges in {wall:.1f} s", markup=False)

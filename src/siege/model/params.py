@@ -121,9 +121,22 @@ class ModelParams:
     cut_at: NDArray[np.float64]
     restore_below: NDArray[np.float64]
     adjacency: NDArray[np.bool_]
+    route_ground: NDArray[np.bool_]  # (r,) a ground route (cut by control); else air or sea
     # encirclement
     flank_weight: Real
     closure_flank_control: Real
+    # capture of the town (siege.model.pocket): inf, never
+    capture_control: Real  # mean control of the non-flank sectors at which the town falls
+    escape_fraction: Real  # share of the garrison that gets out, all ground routes open
+    escape_fraction_no_routes: Real  # the same, no ground route open
+    # a pocket that holds out (siege.model.pocket); False: a closed pocket ends `encircled`
+    pocket: bool
+    reinforced_in_pocket: bool  # reinforcements and replacements reach the pocket (air, sea)
+    surrender_strength_fraction: Real  # of day-0 personnel; -inf: never
+    surrender_supply_days: Real  # days of supply; -inf: never
+    surrender_shortfall_days: Real  # days short of supply; inf: never
+    relief_day: float  # days; inf: no relief
+    relief_flank_control: float  # flank control a relief leaves; NaN: the relief ends the siege
     # decisions
     withdraw_on_triggers: bool  # policy kind "threshold" (else triggers are only recorded)
     combine: str  # "any" or "all"

@@ -30,10 +30,12 @@ def outer(per_replication: FloatArray, per_item: FloatArray) -> FloatArray:
     return np.asarray((per_item[:, None] * per_replication[None, :]).T, dtype=np.float64)
 
 
-# End reasons, in the order of precedence when several happen in the same step.
-END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated")
+# End reasons (which comes first when several happen at once: siege.model.endings).
+# (The codes are stored in results files: new reasons go at the end.)
+END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated",
+                                "captured", "surrendered")
 RUNNING = -1
-HELD, WITHDREW, ENCIRCLED, COLLAPSED, CULMINATED = range(5)
+HELD, WITHDREW, ENCIRCLED, COLLAPSED, CULMINATED, CAPTURED, SURRENDERED = range(7)
 
 
 # ------------------------------------------------------------------------------------------
@@ -378,7 +380,15 @@ def withdrawal_loss_rate(
 ) -> FloatArray:
     """Share of the garrison lost per day while withdrawing, ``(n,)``: interpolated between
     all routes open and none."""
-    return rate_no_routes + (rate_open - rate_no_routes) * np.clip(open_capacity, 0.0, 1.0)
+    return by_open_routes(open_capacity, rate_open, rate_no_routes)
+
+
+def by_open_routes(
+    open_capacity: FloatArray, value_open: Real, value_no_routes: Real
+) -> FloatArray:
+    """A value interpolated linearly between all route capacity open (``open_capacity`` 1)
+    and none (0), ``(n,)``."""
+    return value_no_routes + (value_open - value_no_routes) * np.clip(open_capacity, 0.0, 1.0)
 
 
 def ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:

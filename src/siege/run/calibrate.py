@@ -114,9 +114,8 @@ def _component(
     probes: list[Probe],
 ) -> F64:
     """One component's value on every replication (``never`` where it did not happen)."""
-    if c.reason is not None:  # a reason the model does not produce is never matched
-        code = END_REASONS.index(c.reason) if c.reason in END_REASONS else -1
-        return (reason != code).astype(np.float64)
+    if c.reason is not None:
+        return (reason != END_REASONS.index(c.reason)).astype(np.float64)
     if c.probe is not None:
         value = probed[:, probes.index(c.probe)]
     else:

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from siege.scenario.fields import Fraction, Name, Probability, Strict
+from siege.scenario.paths import KeyedError
 
 
 class Sector(Strict):
@@ -111,9 +113,15 @@ class Route(Strict):
     ``interdiction_base + (interdiction_at_full_control - interdiction_base) * c``, c the
     highest attacker control among the adjacent sectors. The route is cut (nothing gets through)
     once c reaches ``cut_at_control`` and reopens when c falls below ``restore_below_control``.
+    An air or sea route (``kind``) is never cut by ground control (only interdicted).
     """
 
     name: Name
+    kind: Literal["ground", "air", "sea"] = Field(
+        "ground",
+        description="ground: cut by the control of its sectors; air or sea: never cut by "
+        "ground control, only interdicted, so it supplies a closed pocket.",
+    )
     sectors: tuple[Name, ...] = Field(
         (), description="Adjacent sectors, by name, whose control threatens the route."
     )
@@ -142,6 +150,15 @@ class Route(Strict):
 
     @model_validator(mode="after")
     def _hysteresis(self) -> Route:
+        if self.kind != "ground":
+            for key in ("cut_at_control", "restore_below_control"):
+                # compared with the default: a dumped scenario, validated again, sets every key
+                if getattr(self, key) != type(self).model_fields[key].default:
+                    raise KeyedError(
+                        (key,),
+                        f"an {self.kind} route is never cut by ground control; remove {key} "
+                        "(its losses are interdiction_base and interdiction_at_full_control)",
+                    )
         if self.restore_below_control > self.cut_at_control:
             raise ValueError(
                 f"restore_below_control ({self.restore_below_control:g}) must not exceed "
@@ -155,7 +172,8 @@ class Encirclement(Strict):
 
     ``threat = flank_weight * mean flank control + (1 - flank_weight) * (1 - open capacity)``,
     open capacity being the share of route capacity neither cut nor interdicted. The pocket
-    closes when every route is cut and mean flank control reaches ``closure_flank_control``.
+    closes when every ground route is cut and mean flank control reaches
+    ``closure_flank_control`` (ending the run ``encircled``, unless a ``[pocket]`` holds out).
     """
 
     flank_weight: Fraction = Field(0.5, description="Weight of flank control in the threat.")

@@ -13,7 +13,7 @@ A ``[[target]]`` table of a calibration file is one of three kinds:
 * ``outcome``: how the siege ended: ``end_reason`` and/or ``end_day`` (with ``sd``, or
   ``low``/``high``, or ``end_day`` inside ``low``/``high``: the reported day and the interval
   the sources allow). A different end reason counts as :data:`REASON_MISS` standard
-  deviations. The end reasons a target may name are :data:`TARGET_END_REASONS`.
+  deviations.
 
 Each target becomes one or more :class:`Component`: one observed number, an interval
 ``[low, high]`` (``low == high`` for a value) and the scale a miss is divided by (the
@@ -41,11 +41,6 @@ REASON_MISS = 3.0  # a simulated end reason other than the observed one, in stan
 KINDS = ("series", "milestone", "outcome")
 OPS = (">=", "<=", ">", "<")
 Error = Callable[[tuple[Any, ...], str], CalibrationError]
-#: the end reasons of the targets format (docs/history/README.md): the model's, and those of
-#: documented sieges it may not produce yet (issue 15 adds them): a simulated replication never
-#: matches one of those, so its predicted probability is 0
-TARGET_END_REASONS: tuple[str, ...] = tuple(dict.fromkeys((*END_REASONS, "captured",
-                                                           "surrendered")))
 
 
 @dataclass(frozen=True)
@@ -196,9 +191,9 @@ class _Context:
         out = []
         if "end_reason" in t:
             reason = t["end_reason"]
-            if reason not in TARGET_END_REASONS:
+            if reason not in END_REASONS:
                 raise self.error((*loc, "end_reason"), f"{reason!r} is not an end reason; "
-                                 f"choose from {', '.join(TARGET_END_REASONS)}")
+                                 f"choose from {', '.join(END_REASONS)}")
             out.append(Component(".end_reason", 0.0, 0.0, 1.0 / REASON_MISS, reason=reason))
         if any(k in t for k in ("end_day", "low", "high")):
             (lo, hi, scale), = self.observed(t, loc, 1, value_key="end_day", low=0.0)
