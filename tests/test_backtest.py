@@ -96,7 +96,7 @@ def test_the_documented_sieges_load_with_their_ends() -> None:
     sieges = {s.name: s for s in load_history(HISTORY)}
     assert len(sieges) >= 6
     assert sieges["avdiivka"].end_reason == "withdrew" and sieges["avdiivka"].end_day == 130
-    assert sieges["kut"].end_reason == "surrendered"  # named although not produced yet
+    assert sieges["kut"].end_reason == "surrendered"
 
 
 def _copy(folder: Path, *names: str) -> Path:
@@ -197,7 +197,7 @@ def test_cli_backtest_json_and_table(tmp_path: Path) -> None:
     for siege in data["sieges"]:
         assert set(siege) == {"name", "observed_end_reason", "observed_end_day",
                               "p_end_reason", "end_day_percentile", "crps", "log_score"}
-    assert data["sieges"][0]["p_end_reason"] == 1.0  # held to the relief: by construction
+    assert data["sieges"][0]["p_end_reason"] > 0.5  # held to the relief, by construction
     assert data["summary"]["sieges"] == 2
     table = run_cli("backtest", str(folder), "-n", "40", "-w", "1")
     assert table.returncode == 0 and "hits" in table.stdout and "add-one" in table.stdout

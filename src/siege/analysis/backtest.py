@@ -6,7 +6,7 @@ Per siege, from the simulated end reasons and end days of its replications:
 * ``p_end_reason``: the share of replications that end with the observed reason (0 for a
   reason the model cannot produce);
 * ``log_score``: the natural logarithm of the predicted probability of the observed reason,
-  estimated with add-one (Laplace) smoothing over the end reasons of the targets format,
+  estimated with add-one (Laplace) smoothing over the model's end reasons,
   ``(count + 1) / (n + K)``, so that a reason no replication produced scores
   ``ln(1 / (n + K))`` rather than minus infinity (higher is better, 0 is a sure forecast);
 * ``end_day_percentile``: the percentile (0 to 100) of the observed end day among the

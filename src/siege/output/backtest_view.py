@@ -25,9 +25,9 @@ SMOOTHING = ("log score: ln of the predicted probability of the observed end rea
 
 
 def _reasons(score: SiegeScore) -> str:
-    """``held 0.87, withdrew 0.13``, most likely first."""
+    """``held 0.87, withdrew 0.13, encircled <0.01``, most likely first."""
     ranked = sorted(score.end_reasons.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{r} {p:.2f}" for r, p in ranked)
+    return ", ".join(f"{r} {p:.2f}" if p >= 0.005 else f"{r} <0.01" for r, p in ranked)
 
 
 def scores_table(scores: Sequence[SiegeScore], title: str) -> Table:
