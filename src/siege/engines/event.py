@@ -71,7 +71,9 @@ class _Observations:
 
     def add(self, day: int, rep: int, values: list[NDArray[np.float64]]) -> None:
         self.rep.setdefault(day, []).append(rep)
-        self.values.setdefault(day, []).append(values)
+        # copies: some measures are the state's own arrays (the losses so far), which later
+        # pieces update in place
+        self.values.setdefault(day, []).append([v.copy() for v in values])
 
     def ran(self, rep: int) -> None:
         """Replication ``rep`` has run (its observations, if any, are in)."""
