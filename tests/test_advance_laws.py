@@ -187,3 +187,13 @@ def test_a_phase_changes_nothing_before_its_day_and_applies_after(engine: str, n
     start, at_zero = run_block(engine, _phased(None), 0, n), run_block(engine, _phased(0.0), 0, n)
     for column in ("end_day", "defender_losses", "attacker_losses"):
         assert np.array_equal(start.columns[column], at_zero.columns[column])
+
+
+def test_mean_engine_follows_the_dupuy_law_and_the_general_law() -> None:
+    attrition = {"attacker_kill_rate": 0.004, "defender_kill_rate": 0.01, "law": "general",
+                 "defender_target_exponent": 0.1}
+    data = scenario_data(advance={"law": "dupuy"}, attrition=attrition)
+    scenario = scenario_from_dict(data)
+    mean, batch = run_block("mean", scenario, 0, 1), run_block("batch", scenario, 0, 256)
+    low, high = np.percentile(batch.columns["end_day"], [10, 90])
+    assert low <= mean.columns["end_day"][0] <= high
