@@ -197,3 +197,17 @@ def test_mean_engine_follows_the_dupuy_law_and_the_general_law() -> None:
     mean, batch = run_block("mean", scenario, 0, 1), run_block("batch", scenario, 0, 256)
     low, high = np.percentile(batch.columns["end_day"], [10, 90])
     assert low <= mean.columns["end_day"][0] <= high
+
+
+@pytest.mark.slow
+def test_engines_agree_under_the_dupuy_law_and_the_general_law() -> None:
+    from test_engine_equivalence import FINE_STEP, compare, random_scenario
+
+    base = random_scenario(1)
+    scenario = base.with_overrides({
+        "simulation.time_step_days": FINE_STEP, "advance.law": "dupuy", "advance.exponent": 0.7,
+        "attrition.law": "general", "attrition.attacker_firer_exponent": 0.9,
+        "attrition.defender_target_exponent": 0.1, "attrition.attacker_target_exponent": 0.05,
+        **{f"sectors.{s.name}.advance_rate": 0.3 * s.advance_rate for s in base.sectors}})
+    result = compare(scenario, 120, 4096)  # fewer than the other random scenarios: time
+    assert not result.failures(), (scenario.to_json(), result.failures())
