@@ -211,3 +211,15 @@ def test_engines_agree_under_the_dupuy_law_and_the_general_law() -> None:
         **{f"sectors.{s.name}.advance_rate": 0.3 * s.advance_rate for s in base.sectors}})
     result = compare(scenario, 120, 4096)  # fewer than the other random scenarios: time
     assert not result.failures(), (scenario.to_json(), result.failures())
+
+
+def test_a_general_fit_is_written_as_the_general_law_with_the_same_losses() -> None:
+    from siege.analysis.fit_laws import expected_losses, scenario_law
+
+    keys, note = scenario_law("general", 0.5, 0.9)
+    assert keys is not None and keys["law"] == "general" and not note
+    attrition = {**keys, "attacker_kill_rate": 0.01, "defender_kill_rate": 0.02}
+    params = build_params(scenario_from_dict(scenario_data(attrition=attrition))).attrition
+    a, d = np.array([40_000.0, 100.0]), np.array([30_000.0, 7.0])
+    model = LAWS["general"].rates(a, d, np.full(2, 0.01), np.full(2, 0.02), params)
+    assert np.allclose(model, expected_losses(0.01, 0.02, 0.5, 0.9, a, d))
