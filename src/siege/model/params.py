@@ -43,6 +43,12 @@ class AttritionParams:
     attacker_kill_rate: Real  # defender casualties per unit of attacker fire per day
     defender_kill_rate: Real  # attacker casualties per unit of defender fire per day
     overdispersion: float  # negative-binomial 1/k; 0: Poisson
+    # law "general": defender losses ~ A**attacker_firer * D**defender_target, attacker
+    # losses ~ D**defender_firer * A**attacker_target (dimensionless exponents)
+    attacker_firer_exponent: Real = 1.0
+    defender_target_exponent: Real = 0.0
+    defender_firer_exponent: Real = 1.0
+    attacker_target_exponent: Real = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,11 @@ class ModelParams:
     fortification_multiplier: Real
     erosion_exponent: Real
     fortification_decay_per_day: Real
-    # advance
-    sensitivity: float
-    parity: float
+    # advance: the law (a name in siege.model.advance.ADVANCE_LAWS) and its parameters
+    advance_law: str
+    sensitivity: Real  # tanh: steepness
+    parity: Real  # local effective force ratio at which the line does not move
+    advance_exponent: Real  # dupuy: exponent of the excess of combat power over parity
     noise_cv: float
     campaign_cv: float
     # sectors

@@ -197,23 +197,22 @@ def per_row(value: Real) -> Real:
 
 def advance_control(
     control: FloatArray,
-    force_ratio: FloatArray,
+    drive: FloatArray,
     rate: FloatArray,
-    sensitivity: Real,
-    parity: Real,
     dt: float,
     noise: FloatArray,
 ) -> FloatArray:
     """New control fractions after a step, shape ``(n, s)``, always within [0, 1].
 
-    ``rate`` is advance rate times terrain times the global multiplier ``(s,)`` or
-    ``(n, s)`` (1/day); ``sensitivity`` and ``parity`` are numbers or ``(n,)``; ``noise`` is
-    a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with ground
-    held.
+    ``drive`` is the advance law's push at the local force ratio ``(n, s)`` (see
+    :mod:`siege.model.advance`; used up: the result is computed in it); ``rate`` is advance
+    rate times terrain times the global multiplier ``(s,)`` or ``(n, s)`` (1/day); ``noise``
+    is a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with
+    ground held.
     """
     # delta = rate * drive * dt * noise, computed in place in one array (this runs on every
     # sector of every replication daily)
-    x = advance_drive(force_ratio, sensitivity, parity)
+    x = drive
     x *= rate * dt  # (s,) or (n, s)
     x *= noise  # x is now delta
     x *= np.where(x > 0, 1.0 - control, control)  # the gain
@@ -223,7 +222,8 @@ def advance_control(
 
 def advance_drive(force_ratio: FloatArray, sensitivity: Real, parity: Real) -> FloatArray:
     """``tanh(sensitivity * ln(force_ratio / parity))`` in [-1, 1], shape ``(n, s)`` (a new
-    array): how hard the front is pushed, before the rate, the noise and the gain."""
+    array): how hard the front is pushed, before the rate, the noise and the gain (the
+    ``tanh`` advance law of :mod:`siege.model.advance`)."""
     x = np.maximum(force_ratio, 1e-300)
     x /= per_row(parity)
     if np.all(sensitivity == 1.0):  # tanh(ln x) = 1 - 2 / (x**2 + 1): no log or tanh needed
@@ -240,17 +240,12 @@ def advance_drive(force_ratio: FloatArray, sensitivity: Real, parity: Real) -> F
     return x
 
 
-def advance_velocity(
-    control: FloatArray,
-    force_ratio: FloatArray,
-    rate: FloatArray,
-    sensitivity: Real,
-    parity: Real,
-) -> FloatArray:
+def advance_velocity(control: FloatArray, drive: FloatArray, rate: FloatArray) -> FloatArray:
     """Expected change of control per day, shape ``(n, s)``: :func:`advance_control`'s step
     over ``dt`` divided by ``dt`` as ``dt`` goes to 0, noise at its mean of 1 (the mean-field
-    engine's rate of advance). Gains scale with ground left to take, losses with ground held."""
-    x = advance_drive(force_ratio, sensitivity, parity)
+    engine's rate of advance), from the advance law's ``drive`` ``(n, s)`` (used up). Gains
+    scale with ground left to take, losses with ground held."""
+    x = drive
     x *= rate  # (s,) or (n, s)
     x *= np.where(x > 0, 1.0 - control, control)
     return x

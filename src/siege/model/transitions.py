@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from siege import rng
 from siege.errors import ModelError
+from siege.model import advance as advance_laws
 from siege.model import rules
 from siege.model.laws import LAWS
 from siege.model.measures import ground_open_capacity, supply_days, town_control
@@ -208,7 +209,7 @@ def advance(
     if params.campaign_cv > 0:
         noise *= state.tempo[:, None]
     state.control = rules.advance_control(
-        state.control, ratio, params.sector_rate, params.sensitivity, params.parity, dt, noise
+        state.control, advance_laws.drive(ratio, params), params.sector_rate, dt, noise
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.model.laws import GENERAL_EXPONENTS
 from siege.model.params import (
     AttritionParams,
     ForceParams,
@@ -68,12 +69,15 @@ def build_params(scenario: Scenario) -> ModelParams:
             attacker_kill_rate=att.attacker_kill_rate,
             defender_kill_rate=att.defender_kill_rate,
             overdispersion=att.overdispersion,
+            **{key: getattr(att, key) for key in GENERAL_EXPONENTS},
         ),
         fortification_multiplier=sc.fortification.multiplier,
         erosion_exponent=sc.fortification.erosion_exponent,
         fortification_decay_per_day=sc.fortification.decay_per_day,
+        advance_law=sc.advance.law,
         sensitivity=sc.advance.sensitivity,
         parity=sc.advance.parity,
+        advance_exponent=sc.advance.exponent,
         noise_cv=sc.advance.noise_cv,
         campaign_cv=sc.advance.campaign_cv,
         sector_names=tuple(names),
@@ -178,6 +182,8 @@ _VARYING: dict[str, str] = {
     "fortification.decay_per_day": "fortification_decay_per_day",
     "advance.sensitivity": "sensitivity",
     "advance.parity": "parity",
+    "advance.exponent": "advance_exponent",
+    **{f"attrition.{key}": f"attrition.{key}" for key in GENERAL_EXPONENTS},
     "supply.stockpile_tonnes": "stockpile_tonnes",
     "supply.full_effect_days": "full_effect_days",
     "supply.min_effectiveness": "min_effectiveness",
@@ -200,6 +206,7 @@ _FIXED_WHY = {
     "attrition.overdispersion": "it chooses how losses are drawn (Poisson or negative "
                                 "binomial), once per block",
     "attrition.law": "it is a name, not a number",
+    "advance.law": "it is a name, not a number",
     "supply.storage_tonnes": "it decides whether deliveries are capped, once per block",
     "supply.consumption_tonnes_per_person_day": "it decides whether supply is modelled, once "
                                                 "per block",

@@ -4,12 +4,20 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from siege.model.advance import ADVANCE_LAWS
 from siege.scenario.fields import Fraction, Name, Probability, Strict
 from siege.scenario.paths import KeyedError
+
+# the allowed values of `advance.law` come from the model's registry of advance laws (type
+# checkers see a plain string)
+if TYPE_CHECKING:
+    AdvanceLawName = str
+else:
+    AdvanceLawName = Literal[tuple(ADVANCE_LAWS)]
 
 
 class Sector(Strict):
@@ -27,7 +35,8 @@ class Sector(Strict):
         0.01,
         ge=0,
         le=10,
-        description="Fastest change of control at an overwhelming local force ratio (1/day).",
+        description="Fastest change of control at an overwhelming local force ratio (1/day; "
+        "advance law `tanh`); with law `dupuy`, the change at twice parity.",
     )
     terrain: float = Field(
         1.0, gt=0, le=10, description="Multiplier on the advance rate (urban < 1 < open)."
@@ -41,19 +50,37 @@ class Sector(Strict):
 class Advance(Strict):
     """How control moves with the local force ratio R (attacker over defender effective strength).
 
-    Per step: ``dc = advance_rate * terrain * multiplier * tanh(sensitivity * ln(R / parity))
-    * dt * G``, with G a gamma variate of mean 1 and coefficient of variation ``noise_cv``;
-    gains scale with the ground still to take (1 - c), losses with the ground held (c).
+    Per step: ``dc = advance_rate * terrain * multiplier * drive(R) * dt * G``, with G a
+    gamma variate of mean 1 and coefficient of variation ``noise_cv`` and ``drive`` given by
+    the law (see `law`); gains scale with the ground still to take (1 - c), losses with the
+    ground held (c).
     """
 
+    law: AdvanceLawName = Field(
+        "tanh",
+        description="Advance law, the drive at local force ratio R: "
+        + "; ".join(f"`{law.name}`: {law.description}" for law in ADVANCE_LAWS.values())
+        + ".",
+    )
     sensitivity: float = Field(
-        1.0, gt=0, le=100, description="Steepness of the response to the force ratio."
+        1.0,
+        gt=0,
+        le=100,
+        description="Steepness of the response to the force ratio (law `tanh`).",
     )
     parity: float = Field(
         1.0,
         gt=0,
         le=100,
         description="Local effective force ratio at which the line does not move (ratio).",
+    )
+    exponent: float = Field(
+        1.0,
+        gt=0,
+        le=5,
+        description="Exponent of the excess of combat power over parity, (R / parity - 1), "
+        "in the drive (dimensionless; law `dupuy`): 1, the rate grows in proportion to the "
+        "excess; below 1, less than in proportion.",
     )
     noise_cv: float = Field(
         0.5, ge=0, le=10, description="Day-to-day variability of the advance (coef. of variation)."
