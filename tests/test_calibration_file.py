@@ -98,7 +98,7 @@ BAD = [  # change, the key the error names, a word of the message
     ({"target.1.route_cut": "nowhere"}, "target[1].route_cut", "no route named"),
     ({"target.2.trigger": "nowhere"}, "target[2].trigger", "no trigger named"),
     ({"target.2.sd": None}, "target[2].sd", "needs sd"),
-    ({"target.3.end_reason": "surrendered"}, "target[3].end_reason", "not an end reason"),
+    ({"target.3.end_reason": "stormed"}, "target[3].end_reason", "not an end reason"),
     ({"target.1.name": "threat"}, "target[2].name", "two targets named"),
     ({"scenario": "missing.toml"}, "scenario", "file not found"),
 ]

@@ -64,18 +64,26 @@ def _compare_json(*args: str) -> dict:
 
 
 def test_same_seed_files_are_compared_paired_and_the_output_says_so(runs: Runs) -> None:
-    figures = runs.folder / "figs"
     proc = run_cli("compare", str(runs.base), str(runs.hold), "-l", "threshold", "-l", "hold",
-                   "--resamples", "500", "--figures", str(figures))
+                   "--resamples", "500")
     assert proc.returncode == 0, proc.stderr
-    assert (figures / "distribution_end_day.png").stat().st_size > 0
-    assert (figures / "end_reasons.svg").stat().st_size > 0
     text = proc.stdout
     assert "analysis: PAIRED" in text and "common random numbers" in text
     assert "narrower than unpaired" in text
     for measure in COMPARE_MEASURES:
         assert measure in text
     assert "Cliff" in text and "KS D" in text and "chi-square" in text
+
+
+@pytest.mark.slow  # every figure of a comparison
+def test_compare_draws_its_figures_into_a_folder(runs: Runs) -> None:
+    figures = runs.folder / "figs"
+    proc = run_cli("compare", str(runs.base), str(runs.hold), "-l", "threshold", "-l", "hold",
+                   "--resamples", "200", "--figures", str(figures))
+    assert proc.returncode == 0, proc.stderr
+    assert (figures / "distribution_end_day.png").stat().st_size > 0
+    assert (figures / "end_reasons.svg").stat().st_size > 0
+    assert "analysis: PAIRED" in proc.stdout
 
 
 def test_different_seeds_fall_back_to_unpaired_and_name_the_reason(runs: Runs) -> None:

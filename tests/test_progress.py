@@ -50,6 +50,7 @@ def test_event_engine_reports_each_replication() -> None:
     assert reports == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow  # two blocks of 600 combat steps in two spawned workers
 def test_progress_from_two_worker_processes_moves_within_blocks(bakhmut: Scenario) -> None:
     # two blocks of many short combat steps, one in each worker: a few seconds each
     fine = bakhmut.with_overrides({"simulation.horizon_days": 150.0,

@@ -73,6 +73,7 @@ def test_report_is_one_self_contained_file_with_scenarios_tables_and_figures(
     assert "http://" not in text and "https://" not in text
 
 
+@pytest.mark.slow  # the report fixture draws 20 figures
 def test_report_renders_in_headless_chromium_and_every_figure_loads(report: Path) -> None:
     attrs = _rendered_body(report)
     total = int(attrs["data-figures-total"])
@@ -82,6 +83,7 @@ def test_report_renders_in_headless_chromium_and_every_figure_loads(report: Path
     assert min(widths) > 300
 
 
+@pytest.mark.slow  # the report fixture draws 20 figures
 def test_the_browser_check_catches_a_broken_figure(report: Path, tmp_path: Path) -> None:
     text = report.read_text(encoding="utf-8")
     broken = tmp_path / "broken.html"
@@ -92,8 +94,12 @@ def test_the_browser_check_catches_a_broken_figure(report: Path, tmp_path: Path)
     assert int(attrs["data-figures-loaded"]) == int(attrs["data-figures-total"]) - 1
 
 
-def test_report_rejects_a_non_html_out_and_bad_results(report: Path, tmp_path: Path) -> None:
-    results = report.with_name("threshold.parquet")
+def test_report_rejects_a_non_html_out_and_bad_results(tmp_path: Path) -> None:
+    from siege.run.simulate import simulate
+    from siege.scenario import scenario_from_dict
+
+    results = tmp_path / "threshold.parquet"
+    simulate(scenario_from_dict(scenario_data()), replications=64, seed=9, workers=1, out=results)
     proc = run_cli("report", str(results), "--out", str(tmp_path / "r.pdf"))
     assert proc.returncode == 2 and ".html" in proc.stderr and "--out" in proc.stderr
     proc = run_cli("report", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "r.html"))
@@ -117,6 +123,7 @@ def test_report_of_runs_in_memory_needs_no_results_file() -> None:
     assert "Scenario of hold" in text and "fan_defender_strength" in text
 
 
+@pytest.mark.slow  # the report fixture draws 20 figures
 def test_report_opens_with_the_findings_in_sentences(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     assert text.index("<h2>Findings</h2>") < text.index("<h2>Scenarios</h2>")
@@ -126,6 +133,7 @@ def test_report_opens_with_the_findings_in_sentences(report: Path) -> None:
     assert "paired analysis" in findings and "95 % intervals" in findings
 
 
+@pytest.mark.slow  # the report fixture draws 20 figures
 def test_every_figure_has_a_caption_that_says_how_to_read_it(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     figures = re.findall(r"<figure id='fig-([\w]+)'>.*?<figcaption>(.*?)</figcaption>", text)
@@ -139,6 +147,7 @@ def test_every_figure_has_a_caption_that_says_how_to_read_it(report: Path) -> No
     assert "lost garrison" in captions["ends_over_time"].lower()
 
 
+@pytest.mark.slow  # the report fixture draws 20 figures
 def test_paired_against_unpaired_widths_say_narrower_or_wider(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     assert "paired interval of Δ mean vs unpaired" in text

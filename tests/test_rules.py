@@ -93,7 +93,8 @@ def test_supply_effectiveness_ramp() -> None:
     arrays(np.float64, (5, 3), elements=st.floats(0, 20)),
 )
 def test_advance_keeps_control_in_unit_interval(control, ratio, noise) -> None:  # type: ignore[no-untyped-def]
-    new = rules.advance_control(control, ratio, np.array([0.5, 1.0, 5.0]), 1.0, 1.0, 1.0, noise)
+    drive = rules.advance_drive(ratio, 1.0, 1.0)
+    new = rules.advance_control(control, drive, np.array([0.5, 1.0, 5.0]), 1.0, noise)
     assert np.all((new >= 0) & (new <= 1))
     # the attacker gains where it outnumbers at parity, loses where outnumbered
     gains = ratio > 1.0

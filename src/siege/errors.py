@@ -101,3 +101,9 @@ class CalibrationError(ScenarioError):
     """A calibration file (its settings, priors or targets) is invalid, or a calibration store
     is missing, unreadable or made from another calibration; ``file``, ``key`` and ``line``
     locate the fault where there is one."""
+
+
+class HistoryError(ScenarioError):
+    """A folder of documented sieges for the backtest is unusable: no sieges, a scenario
+    without its targets file (or targets without a scenario), a targets file without an
+    outcome, or a doctrine file that does not fit the sieges."""

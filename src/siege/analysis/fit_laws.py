@@ -108,8 +108,10 @@ def scenario_law(law: str, p: float, q: float) -> tuple[dict[str, str | float] |
     if law == "logarithmic":
         return ({"law": "helmbold", "helmbold_exponent": 0.0},
                 "the logarithmic law is Helmbold's form with exponent 0: A (D/A)**1 = D")
-    return None, (f"siege's laws have q = 1 - p (helmbold, 0 <= p <= 1) or p = q = 1 (linear); "
-                  f"this fit has p = {p:.3g}, q = {q:.3g}")
+    if law == "general":  # siege's law "general" takes a pair per side: the same pair twice
+        return {"law": "general", "attacker_firer_exponent": p, "defender_target_exponent": q,
+                "defender_firer_exponent": p, "attacker_target_exponent": q}, ""
+    return None, f"no scenario law for the fitted law {law!r}"
 
 
 def expected_losses(

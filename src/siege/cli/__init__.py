@@ -18,6 +18,7 @@ import typer
 from siege._version import __version__
 from siege.cli import (
     analysis_commands,
+    backtest_commands,
     discover_command,
     fit_commands,
     run_commands,
@@ -47,6 +48,7 @@ for command in (
     discover_command.discover,
     fit_commands.fit,
     fit_commands.calibrate,
+    backtest_commands.backtest,
 ):
     app.command()(command)
 store_app = typer.Typer(name="store", help="Inspect sweep stores.", no_args_is_help=True)

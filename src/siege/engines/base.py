@@ -12,7 +12,7 @@ import simpy
 from numpy.typing import NDArray
 from simpy.core import URGENT
 
-from siege.model import arrivals, transitions
+from siege.model import arrivals, pocket, transitions
 from siege.model.measures import band_values
 from siege.model.outcomes import computed_columns, final_outcomes
 from siege.model.params import ModelParams
@@ -58,6 +58,7 @@ def combat_step(
     arrivals.spread_waves(state, params, t, dt)
     transitions.advance(state, params, eff, dt, streams)
     transitions.update_routes(state, params)
+    pocket.update(state, params)
     transitions.count_open_route_days(state, dt)
     transitions.consume(state, params, dt)
     transitions.check_finite(state, t + dt)
@@ -176,10 +177,13 @@ class UrgentTimeout(simpy.Event):
 
 
 def timeline(scenario: Scenario) -> list[tuple[float, str, Any]]:
-    """Dated events in time order: parameter changes first, then waves, on a tie."""
+    """Dated events in time order: parameter changes first, then waves, then a relief of the
+    pocket, on a tie."""
     items: list[tuple[float, int, int, str, Any]] = []
     for i, ev in enumerate(scenario.events):
         items.append((ev.day, 0, i, "set", dict(ev.set)))
+    if scenario.pocket is not None and scenario.pocket.relief_day is not None:
+        items.append((scenario.pocket.relief_day, 2, 0, "relief", None))
     for side_name in ("defender", "attacker"):
         side = getattr(scenario, side_name)
         for i, wave in enumerate(side.waves):
@@ -245,7 +249,10 @@ class SimpyRun:
                 return
             yield self.env.timeout(day - self.env.now)
             self.before_event()
-            if params is not None:
+            if kind == "relief":
+                pocket.relieve(self.state, self.params)
+                self.routes_changed()
+            elif params is not None:
                 self.use_params(params)
             else:
                 personnel, quality = payload
@@ -253,6 +260,10 @@ class SimpyRun:
 
     def before_event(self) -> None:
         """Called before a dated event acts (the batch engine delivers convoys here)."""
+
+    def routes_changed(self) -> None:
+        """Called after a dated change of the routes' state (the batch engine recomputes its
+        convoys' thresholds)."""
 
     def use_params(self, params: ModelParams) -> None:
         """Put the parameters of a dated event in force (the batch engine keeps the rows of

@@ -129,6 +129,9 @@ class BatchRun(SimpyRun):
     def before_event(self) -> None:
         self.deliver()
 
+    def routes_changed(self) -> None:
+        self.thresholds = arrivals.convoy_thresholds(self.state)
+
     def use_params(self, params: ModelParams) -> None:
         # the timeline holds every replication's row; keep those still running
         self.params = params.take(self.state.rep - self.first)

@@ -65,13 +65,15 @@ class _Observations:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.rep: dict[int, list[int]] = {}
-        self.values: dict[int, list[list[NDArray[np.float64]]]] = {}
+        self.values: dict[int, list[NDArray[np.float64]]] = {}
         self.start = recorder.first  # replications [start, end) run since the last flush
         self.end = recorder.first
 
     def add(self, day: int, rep: int, values: list[NDArray[np.float64]]) -> None:
         self.rep.setdefault(day, []).append(rep)
-        self.values.setdefault(day, []).append(values)
+        # a copy, one row per measure: some measures are the state's own arrays (the losses
+        # so far), which later pieces update in place
+        self.values.setdefault(day, []).append(np.array(values))
 
     def ran(self, rep: int) -> None:
         """Replication ``rep`` has run (its observations, if any, are in)."""

@@ -9,8 +9,9 @@ output of order 4) to the scenario's ``simulation.rtol`` and ``simulation.atol``
 changes the rates discontinuously is located exactly rather than at the next grid point:
 
 * thresholds the state crosses are integration events, their times found by root-finding on
-  the dense output: a route cut or reopened, the pocket closing, the defence collapsing, the
-  attacker culminating, trained reserves used up, a side at zero, the stockpile empty or full;
+  the dense output: a route cut or reopened, the pocket closing, the town captured, the
+  defence collapsing, the attacker culminating, trained reserves used up, a side at zero, the
+  stockpile empty or full;
 * times known in advance are breakpoints the integration stops at: the withdrawal's start and
   end, dated events and waves, the ends of spread waves' windows, the horizon;
 * reviews change no rate, so the integration runs through them; each is held at its exact
@@ -32,7 +33,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
 
 from siege.engines.base import BlockInputs, BlockProgress, Recorder, Timeline
 from siege.engines.mean_state import LA, LD, Continuum, Event
@@ -55,6 +55,11 @@ class MeanRun:
 
     def __init__(self, scenario: Scenario) -> None:
         sim = scenario.simulation
+        if scenario.pocket is not None:
+            raise ModelError("the mean engine does not represent a pocket that holds out (the "
+                             "scenario's [pocket] table): the pocket's forming, surrender and "
+                             "relief are not among its integration events; run the scenario "
+                             "with --engine batch or --engine event")
         self.timeline = Timeline(scenario)
         self.params: ModelParams = self.timeline.base
         self.horizon = sim.horizon_days
@@ -110,6 +115,8 @@ class MeanRun:
         )
         self.regime = self.space.settle(self.t, self.y, self.params, self.regime)
         events = self.space.events(self.y, self.params, self.regime)
+        from scipy.integrate import solve_ivp  # here: importing it costs ~1 s a process
+
         sol = solve_ivp(self.space.rates, (self.t, t_next), self.y, method=METHOD,
                         rtol=self.rtol, atol=self.atol, events=events, dense_output=True,
                         args=(self.params, self.regime))

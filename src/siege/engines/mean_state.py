@@ -138,13 +138,17 @@ class Continuum:
         p = params
         out: list[Event] = []
         cut = self.template.cut[0]
-        for j in range(self.r):
+        for j in map(int, np.flatnonzero(p.route_ground)):  # air and sea routes: never cut
             level = float(p.restore_below[j] if cut[j] else p.cut_at[j])
             out.append(Event("route", self._route(p, j, level), -1 if cut[j] else 1, j))
-        if p.has_flanks and cut.all():
+        if p.has_flanks and cut[p.route_ground].all():
             closure = float(p.closure_flank_control)
             flank = self.c0 + np.flatnonzero(p.flank)
             out.append(Event("end", lambda t, y: float(y[flank].mean()) - closure, 1))
+        if math.isfinite(float(p.capture_control)) and (~p.flank).any():
+            capture = float(p.capture_control)
+            town = self.c0 + np.flatnonzero(~p.flank)
+            out.append(Event("end", lambda t, y: float(y[town].mean()) - capture, 1))
         collapse = float(p.collapse_fraction * p.defender.strength)
         if collapse > 0:
             out.append(Event("end", lambda t, y: y[D] - collapse, -1))
@@ -208,12 +212,11 @@ class Continuum:
 
     def nudged_past(self, state: SiegeState, params: ModelParams) -> SiegeState:
         """The state moved one ulp further across the ending thresholds (personnel down,
-        flank control up): a root is found to within rounding, on either side."""
+        control up: the flanks' for closure, the town's for capture): a root is found to
+        within rounding, on either side."""
         state.defender = np.nextafter(state.defender, -np.inf)
         state.attacker = np.nextafter(state.attacker, -np.inf)
-        flank = np.flatnonzero(params.flank)
-        control = state.control.copy()
-        control[:, flank] = np.nextafter(control[:, flank], np.inf)
+        control = np.nextafter(state.control, np.inf)
         state.control = control
         return state
 

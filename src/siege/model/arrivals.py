@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siege import rng
-from siege.model import rules
+from siege.model import rules, transitions
 from siege.model.params import ModelParams, Real
 from siege.model.state import SiegeState
 from siege.rng import Streams
@@ -57,11 +57,11 @@ def add_wave(state: SiegeState, side: str, personnel: Real, quality: Real, day: 
 def spread_waves(state: SiegeState, params: ModelParams, t: float, dt: float) -> None:
     """The personnel of waves spread over a window that arrive in ``[t, t + dt)`` (days) join
     their side, each at its quality; none for a garrison whose withdrawal has begun by
-    ``t + dt`` (as for reinforcements)."""
+    ``t + dt`` or in a pocket that reinforcements do not reach (as for reinforcements)."""
     for wave in params.spread_waves:
         personnel = wave.inflow(t, dt)
         if personnel > 0 and state.n:
-            staying = t + dt <= state.order_day + rules.TIME_EPS
+            staying = transitions.reinforced(state, params, t, dt)
             _join(state, wave.side, personnel, wave.quality, staying)
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.model import rules, transitions
-from siege.model.measures import open_capacity
+from siege.model import advance, rules, transitions
+from siege.model.measures import ground_open_capacity, open_capacity
 from siege.model.params import ForceParams, ModelParams, Real
 from siege.model.state import SiegeState
 
@@ -81,7 +81,8 @@ def flows(state: SiegeState, params: ModelParams, t: float, regime: Regime) -> F
     d_loss, a_loss = transitions.loss_rates(state, params, eff)
     through = open_capacity(state, params)  # share of route capacity getting through
     if regime.withdrawing:
-        share = rules.withdrawal_loss_rate(through, params.withdrawal_loss_rate,
+        share = rules.withdrawal_loss_rate(ground_open_capacity(state, params),
+                                           params.withdrawal_loss_rate,
                                            params.withdrawal_loss_rate_no_routes)
         d_loss = d_loss + share * state.defender
     defender = _side(params.defender, state.defender_quality, d_loss,
@@ -90,8 +91,9 @@ def flows(state: SiegeState, params: ModelParams, t: float, regime: Regime) -> F
     attacker = _side(params.attacker, state.attacker_quality, a_loss, regime.waves[1],
                      regime.exhausted[1], regime.at_zero[1])
     if params.n_sectors:
-        control = rules.advance_velocity(state.control, transitions.force_ratio(state, params, eff),
-                                         params.sector_rate, params.sensitivity, params.parity)
+        ratio = transitions.force_ratio(state, params, eff)
+        control = rules.advance_velocity(state.control, advance.drive(ratio, params),
+                                         params.sector_rate)
     else:
         control = np.zeros((state.n, 0))
     per_person = params.consumption_per_person_day

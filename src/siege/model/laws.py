@@ -18,6 +18,9 @@ from siege.model.params import AttritionParams
 
 F64 = NDArray[np.float64]
 Rates = Callable[[F64, F64, F64, F64, AttritionParams], tuple[F64, F64]]
+#: the [attrition] keys of the per-side law "general" (dimensionless exponents)
+GENERAL_EXPONENTS = ("attacker_firer_exponent", "defender_target_exponent",
+                     "defender_firer_exponent", "attacker_target_exponent")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,31 @@ def helmbold(
     return d_rate, a_rate
 
 
+def general(
+    attacker: F64, defender: F64, attacker_fire: F64, defender_fire: F64, p: AttritionParams
+) -> tuple[F64, F64]:
+    """The general law ``a A^p D^q`` with each side's own exponents (Bracken's generalised
+    Lanchester form, per side): dD/dt = -a A**attacker_firer D**defender_target,
+    dA/dt = -b D**defender_firer A**attacker_target. A side with nobody present inflicts no
+    losses (0**0 would otherwise count as 1)."""
+    d_rate = attacker_fire * _power(attacker, p.attacker_firer_exponent)
+    d_rate *= _power(defender, p.defender_target_exponent)
+    a_rate = defender_fire * _power(defender, p.defender_firer_exponent)
+    a_rate *= _power(attacker, p.attacker_target_exponent)
+    if attacker.size and min(attacker.min(), defender.min()) > 0:  # both sides present
+        return d_rate, a_rate
+    return np.where(attacker > 0, d_rate, 0.0), np.where(defender > 0, a_rate, 0.0)
+
+
+def _power(base: F64, exponent: float | F64) -> F64 | float:
+    """``base ** exponent``; a number exponent of 1 or 0 without computing a power."""
+    if np.ndim(exponent) == 0 and exponent == 1.0:
+        return base
+    if np.ndim(exponent) == 0 and exponent == 0.0:
+        return 1.0
+    return np.asarray(np.power(base, exponent), dtype=np.float64)
+
+
 LAWS: dict[str, Law] = {
     law.name: law
     for law in (
@@ -80,6 +108,15 @@ LAWS: dict[str, Law] = {
             "exponent 1 is square)",
             helmbold,
             reads=("helmbold_exponent",),
+        ),
+        Law(
+            "general",
+            "f = A**attacker_firer_exponent * D**defender_target_exponent for the defender's "
+            "losses and D**defender_firer_exponent * A**attacker_target_exponent for the "
+            "attacker's (each side its own exponents; kill rates per firer**p target**q-day; "
+            "1 and 0 is square, 1 and 1 linear, W and 1 - W Helmbold's)",
+            general,
+            reads=GENERAL_EXPONENTS,
         ),
     )
 }

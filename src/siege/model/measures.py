@@ -80,6 +80,15 @@ def flank_control(state: SiegeState, params: ModelParams) -> F64:
     return _column_mean(state.control, params.flank)
 
 
+def town_sectors_control(state: SiegeState, params: ModelParams) -> F64:
+    """Mean attacker control of the town's sectors, those that are not flanks, ``(n,)`` (0 if
+    none): what the capture of the town is judged on."""
+    town = ~params.flank
+    if not town.any():
+        return np.zeros(state.n)
+    return _column_mean(state.control, town)
+
+
 def _column_mean(values: F64, columns: NDArray[np.bool_]) -> F64:
     """Mean of the selected columns of ``(n, k)`` values, ``(n,)``: summed column by column,
     as numpy sums a short row, without copying the columns out."""
@@ -99,6 +108,20 @@ def supply_days(state: SiegeState, params: ModelParams) -> F64:
 def open_capacity(state: SiegeState, params: ModelParams) -> F64:
     """Share of route capacity getting through, ``(n,)``."""
     return rules.open_capacity_fraction(state.cut, state.interdiction, params.capacity)
+
+
+def ground_cut(state: SiegeState, params: ModelParams) -> NDArray[np.bool_]:
+    """Cut states of the ground routes, ``(n, g)`` (air and sea routes are never cut)."""
+    return state.cut if params.route_ground.all() else state.cut[:, params.route_ground]
+
+
+def ground_open_capacity(state: SiegeState, params: ModelParams) -> F64:
+    """Share of the ground routes' capacity getting through, ``(n,)``: the way out of a
+    withdrawal or of a captured town (0 with no ground route)."""
+    if params.route_ground.all():
+        return open_capacity(state, params)
+    return rules.open_capacity_fraction(state.cut, state.interdiction,
+                                        params.capacity * params.route_ground)
 
 
 # ------------------------------------------------------------------------------------------

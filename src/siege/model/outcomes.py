@@ -17,9 +17,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.model import rules
+from siege.model import pocket, rules
+from siege.model.measures import ground_open_capacity
 from siege.model.params import ModelParams
-from siege.model.rules import CULMINATED, ENCIRCLED, HELD
+from siege.model.rules import CAPTURED, CULMINATED, ENCIRCLED, HELD, SURRENDERED
 from siege.model.state import SiegeState
 
 F64 = NDArray[np.float64]
@@ -46,14 +47,30 @@ class Ended:
         self.encircled = self.reason == ENCIRCLED
 
     @cached_property
+    def defender_out(self) -> F64:
+        """Personnel of the garrison still free at the end: none of a garrison encircled or
+        surrendered, the part of a captured town's garrison that gets out, all otherwise."""
+        remaining = self.state.defender[self.mask]
+        lost = self.encircled | (self.reason == SURRENDERED)
+        out = np.where(lost, 0.0, remaining)
+        taken = self.reason == CAPTURED
+        if taken.any():
+            p = self.params
+            escaped = pocket.escaped(self.state.defender, ground_open_capacity(self.state, p),
+                                     p.escape_fraction, p.escape_fraction_no_routes)
+            out = np.where(taken, escaped[self.mask], out)
+        return np.asarray(out, dtype=np.float64)
+
+    @cached_property
     def days_held(self) -> F64:
         return days_held(self.reason, self.end_day, self.order_day, self.params.horizon_days)
 
     @cached_property
     def defender_losses(self) -> F64:
-        """Losses, counting an encircled garrison's remaining personnel as lost."""
+        """Losses, counting as lost the remaining personnel of a garrison encircled or
+        surrendered, and of a captured town's garrison the part that does not get out."""
         remaining = self.state.defender[self.mask]
-        return self.state.defender_losses[self.mask] + np.where(self.encircled, remaining, 0.0)
+        return self.state.defender_losses[self.mask] + (remaining - self.defender_out)
 
     @cached_property
     def attacker_losses(self) -> F64:
@@ -61,9 +78,11 @@ class Ended:
 
 
 def days_held(reason: NDArray[np.int8], end_day: F64, order_day: F64, horizon: float) -> F64:
-    """Days the defender held the town: to the horizon if held or the attacker culminated,
-    else to the start of the withdrawal or the end, whichever came first."""
-    kept = (reason == HELD) | (reason == CULMINATED)
+    """Days the defender held the town: to the horizon if the attacker culminated, to the end
+    if held (the horizon, or a relief that ended the siege), else to the start of the
+    withdrawal or the end, whichever came first."""
+    relieved = (reason == HELD) & (end_day < horizon - rules.TIME_EPS)
+    kept = ((reason == HELD) & ~relieved) | (reason == CULMINATED)
     return np.where(kept, horizon, np.minimum(end_day, order_day))
 
 
@@ -108,17 +127,20 @@ OUTCOMES: dict[str, Outcome] = {
     for o in (
         Outcome("replication", "", "int64", "replication id (0..n-1)"),
         Outcome("end_reason", "", "string",
-                "`held`, `withdrew`, `encircled`, `collapsed` or `attacker_culminated`"),
+                ", ".join(f"`{r}`" for r in rules.END_REASONS[:-1])
+                + f" or `{rules.END_REASONS[-1]}`"),
         Outcome("end_day", "days", "float64", "day the replication ended",
                 lambda e: e.end_day, summary=True),
         Outcome("days_held", "days", "float64",
-                "days the town was held: to the horizon if held or the attacker culminated, "
-                "else to the start of the withdrawal or the end",
+                "days the town was held: to the end if held (the horizon or a relief), to the "
+                "horizon if the attacker culminated, else to the start of the withdrawal or "
+                "the end",
                 lambda e: e.days_held, summary=True),
         Outcome("withdrawal_start_day", "days", "float64",
                 "day the withdrawal began; NaN if none", withdrawal_start_day),
         Outcome("defender_losses", "personnel", "float64",
-                "casualties; an encircled garrison counts as lost",
+                "casualties; an encircled or surrendered garrison counts as lost, and the part "
+                "of a captured town's garrison that does not get out",
                 lambda e: e.defender_losses, summary=True),
         Outcome("attacker_losses", "personnel", "float64", "casualties",
                 lambda e: e.attacker_losses, summary=True),
@@ -131,8 +153,9 @@ OUTCOMES: dict[str, Outcome] = {
         Outcome("supply_shortfall_days", "days", "float64",
                 "days the stockpile could not meet consumption", supply_shortfall_days,
                 summary=True),
-        Outcome("defender_final_strength", "personnel", "float64", "personnel at the end",
-                lambda e: np.where(e.encircled, 0.0, e.state.defender[e.mask])),
+        Outcome("defender_final_strength", "personnel", "float64",
+                "personnel at the end still free (0 if encircled or surrendered; those who "
+                "got out of a captured town)", lambda e: e.defender_out),
         Outcome("attacker_final_strength", "personnel", "float64", "personnel at the end",
                 lambda e: e.state.attacker[e.mask]),
         Outcome("route_open_days", "days", "float64", "days each route was not cut",

@@ -43,6 +43,12 @@ class AttritionParams:
     attacker_kill_rate: Real  # defender casualties per unit of attacker fire per day
     defender_kill_rate: Real  # attacker casualties per unit of defender fire per day
     overdispersion: float  # negative-binomial 1/k; 0: Poisson
+    # law "general": defender losses ~ A**attacker_firer * D**defender_target, attacker
+    # losses ~ D**defender_firer * A**attacker_target (dimensionless exponents)
+    attacker_firer_exponent: Real = 1.0
+    defender_target_exponent: Real = 0.0
+    defender_firer_exponent: Real = 1.0
+    attacker_target_exponent: Real = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,11 @@ class ModelParams:
     fortification_multiplier: Real
     erosion_exponent: Real
     fortification_decay_per_day: Real
-    # advance
-    sensitivity: float
-    parity: float
+    # advance: the law (a name in siege.model.advance.ADVANCE_LAWS) and its parameters
+    advance_law: str
+    sensitivity: Real  # tanh: steepness
+    parity: Real  # local effective force ratio at which the line does not move
+    advance_exponent: Real  # dupuy: exponent of the excess of combat power over parity
     noise_cv: float
     campaign_cv: float
     # sectors
@@ -121,9 +129,22 @@ class ModelParams:
     cut_at: NDArray[np.float64]
     restore_below: NDArray[np.float64]
     adjacency: NDArray[np.bool_]
+    route_ground: NDArray[np.bool_]  # (r,) a ground route (cut by control); else air or sea
     # encirclement
     flank_weight: Real
     closure_flank_control: Real
+    # capture of the town (siege.model.pocket): inf, never
+    capture_control: Real  # mean control of the non-flank sectors at which the town falls
+    escape_fraction: Real  # share of the garrison that gets out, all ground routes open
+    escape_fraction_no_routes: Real  # the same, no ground route open
+    # a pocket that holds out (siege.model.pocket); False: a closed pocket ends `encircled`
+    pocket: bool
+    reinforced_in_pocket: bool  # reinforcements and replacements reach the pocket (air, sea)
+    surrender_strength_fraction: Real  # of day-0 personnel; -inf: never
+    surrender_supply_days: Real  # days of supply; -inf: never
+    surrender_shortfall_days: Real  # days short of supply; inf: never
+    relief_day: float  # days; inf: no relief
+    relief_flank_control: float  # flank control a relief leaves; NaN: the relief ends the siege
     # decisions
     withdraw_on_triggers: bool  # policy kind "threshold" (else triggers are only recorded)
     combine: str  # "any" or "all"

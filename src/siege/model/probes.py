@@ -4,8 +4,9 @@ The bands keep histograms over replications; a calibration needs each replicatio
 of a measure on a given day, or the first day a condition held. A :class:`Probe` names one
 such number; :class:`ProbeRecorder` fills one column per probe as the engine observes the
 state on whole days. A probe reads a *probe column*: a band column (``control_north``,
-``exchange_ratio``, ... see :func:`siege.model.measures.band_columns`), or a route's state,
-``route_cut_<route>`` and ``route_under_fire_<route>`` (1 where it is, else 0).
+``exchange_ratio``, ... see :func:`siege.model.measures.band_columns`), a measure recorded
+without bands (``routes_under_fire``, ``strength_fraction``: :func:`unbanded_measures`), or a
+route's state, ``route_cut_<route>`` and ``route_under_fire_<route>`` (1 where it is, else 0).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siege.model import rules
-from siege.model.measures import band_columns
+from siege.model.measures import MEASURES, Measure, band_columns
 from siege.model.params import ModelParams
 from siege.model.state import SiegeState
 
@@ -43,10 +44,18 @@ class Probe:
     threshold: float = 0.0
 
 
+def unbanded_measures() -> list[Measure]:
+    """The measures of one value per replication that have no bands (trigger measures such
+    as ``routes_under_fire``): a probe computes them from the state when it reads them."""
+    return [m for m in MEASURES.values() if not m.band and m.per is None]
+
+
 def probe_columns(params: ModelParams) -> list[str]:
-    """Every column a probe may read: the band columns, then each route's state columns."""
+    """Every column a probe may read: the band columns, the unbanded measures, then each
+    route's state columns."""
     routes = [f"{kind}_{r}" for kind in ROUTE_COLUMNS for r in params.route_names]
-    return [c.name for c in band_columns(params)] + routes
+    return ([c.name for c in band_columns(params)] + [m.name for m in unbanded_measures()]
+            + routes)
 
 
 class ProbeRecorder:
@@ -57,10 +66,15 @@ class ProbeRecorder:
         self.probes = tuple(probes)
         self.values = np.full((n, len(self.probes)), np.nan)
         bands = [c.name for c in band_columns(params)]
+        self._unbanded = unbanded_measures()
+        unbanded = [m.name for m in self._unbanded]
         self._source: list[tuple[str, int]] = []
         for probe in self.probes:
             if probe.column in bands:
                 self._source.append(("band", bands.index(probe.column)))
+                continue
+            if probe.column in unbanded:
+                self._source.append(("measure", unbanded.index(probe.column)))
                 continue
             for kind in ROUTE_COLUMNS:
                 route = probe.column.removeprefix(kind + "_")
@@ -87,6 +101,8 @@ class ProbeRecorder:
             kind, j = self._source[k]
             if kind == "band":
                 value = band[j]
+            elif kind == "measure":
+                value = self._unbanded[j].value(state, params, day)
             elif kind == "route_cut":
                 value = state.cut[:, j].astype(np.float64)
             else:

@@ -30,10 +30,12 @@ def outer(per_replication: FloatArray, per_item: FloatArray) -> FloatArray:
     return np.asarray((per_item[:, None] * per_replication[None, :]).T, dtype=np.float64)
 
 
-# End reasons, in the order of precedence when several happen in the same step.
-END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated")
+# End reasons (which comes first when several happen at once: siege.model.endings).
+# (The codes are stored in results files: new reasons go at the end.)
+END_REASONS: tuple[str, ...] = ("held", "withdrew", "encircled", "collapsed", "attacker_culminated",
+                                "captured", "surrendered")
 RUNNING = -1
-HELD, WITHDREW, ENCIRCLED, COLLAPSED, CULMINATED = range(5)
+HELD, WITHDREW, ENCIRCLED, COLLAPSED, CULMINATED, CAPTURED, SURRENDERED = range(7)
 
 
 # ------------------------------------------------------------------------------------------
@@ -195,23 +197,22 @@ def per_row(value: Real) -> Real:
 
 def advance_control(
     control: FloatArray,
-    force_ratio: FloatArray,
+    drive: FloatArray,
     rate: FloatArray,
-    sensitivity: Real,
-    parity: Real,
     dt: float,
     noise: FloatArray,
 ) -> FloatArray:
     """New control fractions after a step, shape ``(n, s)``, always within [0, 1].
 
-    ``rate`` is advance rate times terrain times the global multiplier ``(s,)`` or
-    ``(n, s)`` (1/day); ``sensitivity`` and ``parity`` are numbers or ``(n,)``; ``noise`` is
-    a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with ground
-    held.
+    ``drive`` is the advance law's push at the local force ratio ``(n, s)`` (see
+    :mod:`siege.model.advance`; used up: the result is computed in it); ``rate`` is advance
+    rate times terrain times the global multiplier ``(s,)`` or ``(n, s)`` (1/day); ``noise``
+    is a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with
+    ground held.
     """
     # delta = rate * drive * dt * noise, computed in place in one array (this runs on every
     # sector of every replication daily)
-    x = advance_drive(force_ratio, sensitivity, parity)
+    x = drive
     x *= rate * dt  # (s,) or (n, s)
     x *= noise  # x is now delta
     x *= np.where(x > 0, 1.0 - control, control)  # the gain
@@ -221,7 +222,8 @@ def advance_control(
 
 def advance_drive(force_ratio: FloatArray, sensitivity: Real, parity: Real) -> FloatArray:
     """``tanh(sensitivity * ln(force_ratio / parity))`` in [-1, 1], shape ``(n, s)`` (a new
-    array): how hard the front is pushed, before the rate, the noise and the gain."""
+    array): how hard the front is pushed, before the rate, the noise and the gain (the
+    ``tanh`` advance law of :mod:`siege.model.advance`)."""
     x = np.maximum(force_ratio, 1e-300)
     x /= per_row(parity)
     if np.all(sensitivity == 1.0):  # tanh(ln x) = 1 - 2 / (x**2 + 1): no log or tanh needed
@@ -238,17 +240,12 @@ def advance_drive(force_ratio: FloatArray, sensitivity: Real, parity: Real) -> F
     return x
 
 
-def advance_velocity(
-    control: FloatArray,
-    force_ratio: FloatArray,
-    rate: FloatArray,
-    sensitivity: Real,
-    parity: Real,
-) -> FloatArray:
+def advance_velocity(control: FloatArray, drive: FloatArray, rate: FloatArray) -> FloatArray:
     """Expected change of control per day, shape ``(n, s)``: :func:`advance_control`'s step
     over ``dt`` divided by ``dt`` as ``dt`` goes to 0, noise at its mean of 1 (the mean-field
-    engine's rate of advance). Gains scale with ground left to take, losses with ground held."""
-    x = advance_drive(force_ratio, sensitivity, parity)
+    engine's rate of advance), from the advance law's ``drive`` ``(n, s)`` (used up). Gains
+    scale with ground left to take, losses with ground held."""
+    x = drive
     x *= rate  # (s,) or (n, s)
     x *= np.where(x > 0, 1.0 - control, control)
     return x
@@ -378,7 +375,15 @@ def withdrawal_loss_rate(
 ) -> FloatArray:
     """Share of the garrison lost per day while withdrawing, ``(n,)``: interpolated between
     all routes open and none."""
-    return rate_no_routes + (rate_open - rate_no_routes) * np.clip(open_capacity, 0.0, 1.0)
+    return by_open_routes(open_capacity, rate_open, rate_no_routes)
+
+
+def by_open_routes(
+    open_capacity: FloatArray, value_open: Real, value_no_routes: Real
+) -> FloatArray:
+    """A value interpolated linearly between all route capacity open (``open_capacity`` 1)
+    and none (0), ``(n,)``."""
+    return value_no_routes + (value_open - value_no_routes) * np.clip(open_capacity, 0.0, 1.0)
 
 
 def ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:

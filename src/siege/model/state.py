@@ -102,6 +102,7 @@ class SiegeState:
     route_open_days: F64  # (n, r)
     trigger_first: F64  # (n, t) day each trigger first held; NaN if never
     order_day: F64  # day a withdrawal order takes effect; inf if none
+    pocketed: NDArray[np.bool_]  # in a pocket that holds out (siege.model.pocket)
     tempo: F64  # per-replication multiplier on advance rates (advance.campaign_cv)
     window: RollingWindow
 
@@ -118,6 +119,13 @@ class SiegeState:
         self.window.keep(mask)
 
 
+def _flank_mean(control: F64, params: ModelParams) -> F64:
+    """Mean control of the flank sectors, ``(n,)`` (0 if none)."""
+    if not params.has_flanks:
+        return np.zeros(control.shape[0])
+    return np.asarray(control[:, params.flank].mean(axis=1), dtype=np.float64)
+
+
 def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> SiegeState:
     """Day-0 state of the given replications; ``dt`` is the combat grid (days)."""
     n = rep_ids.shape[0]
@@ -130,6 +138,16 @@ def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> Si
         params.cut_at,
         params.restore_below,
     )
+    if not params.route_ground.all():  # air and sea routes are not cut by ground control
+        cut &= params.route_ground
+    # a town may start in a pocket (every ground route cut, the flanks taken)
+    # (as siege.model.pocket.closed_now: with no ground route at all, cut off from the start)
+    pocketed = np.zeros(n, dtype=bool)
+    if params.pocket:
+        ground = cut[:, params.route_ground]
+        pocketed = ~pocketed if ground.shape[1] == 0 else rules.pocket_closed(
+            ground, _flank_mean(control, params), params.has_flanks,
+            params.closure_flank_control)
     d, a = params.defender, params.attacker
     return SiegeState(
         rep=rep_ids.astype(np.int64),
@@ -151,6 +169,7 @@ def init_state(params: ModelParams, rep_ids: NDArray[np.int64], dt: float) -> Si
         route_open_days=np.zeros((n, params.n_routes), order="F"),
         trigger_first=full((n, len(params.triggers)), np.nan, order="F"),
         order_day=full(n, np.inf),
+        pocketed=pocketed,
         tempo=np.ones(n),
         window=RollingWindow.empty(n, window_cells(params.rolling_window_days, dt)),
     )

@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 
 from siege import rng
 from siege.errors import ModelError
+from siege.model import advance as advance_laws
 from siege.model import rules
 from siege.model.laws import LAWS
-from siege.model.measures import open_capacity, supply_days, town_control
+from siege.model.measures import ground_open_capacity, supply_days, town_control
 from siege.model.params import ModelParams
 from siege.model.rules import TIME_EPS
 from siege.model.state import SiegeState
@@ -125,7 +126,7 @@ def withdrawal_losses(
     if not np.any(overlap > 0):
         return None
     rate = rules.withdrawal_loss_rate(
-        open_capacity(state, params),
+        ground_open_capacity(state, params),
         params.withdrawal_loss_rate,
         params.withdrawal_loss_rate_no_routes,
     )
@@ -145,9 +146,9 @@ def take_losses(state: SiegeState, defender_losses: F64, attacker_losses: F64) -
 
 def reinforce(state: SiegeState, params: ModelParams, t: float, dt: float) -> None:
     """A step's reinforcements and replacements on both sides; none for a garrison whose
-    withdrawal has begun by ``t + dt``."""
+    withdrawal has begun by ``t + dt``, nor for one in a pocket that none reach."""
     d, a = params.defender, params.attacker
-    staying = t + dt <= state.order_day + TIME_EPS
+    staying = reinforced(state, params, t, dt)
     strength, quality, reserves = rules.reinforce(
         state.defender,
         state.defender_quality,
@@ -180,6 +181,16 @@ def reinforce(state: SiegeState, params: ModelParams, t: float, dt: float) -> No
     )
 
 
+def reinforced(state: SiegeState, params: ModelParams, t: float, dt: float) -> NDArray[np.bool_]:
+    """Where the garrison takes reinforcements in ``[t, t + dt)``, ``(n,)``: its withdrawal
+    has not begun by ``t + dt``, and it is not in a pocket unless reinforcements reach the
+    pocket (by air or sea: ``pocket.reinforced_in_pocket``)."""
+    staying = t + dt <= state.order_day + TIME_EPS
+    if params.reinforced_in_pocket or not state.pocketed.any():
+        return staying
+    return staying & ~state.pocketed
+
+
 def advance(
     state: SiegeState, params: ModelParams, eff: Effectiveness, dt: float, streams: Streams
 ) -> None:
@@ -198,7 +209,7 @@ def advance(
     if params.campaign_cv > 0:
         noise *= state.tempo[:, None]
     state.control = rules.advance_control(
-        state.control, ratio, params.sector_rate, params.sensitivity, params.parity, dt, noise
+        state.control, advance_laws.drive(ratio, params), params.sector_rate, dt, noise
     )
 
 
@@ -223,6 +234,8 @@ def update_routes(state: SiegeState, params: ModelParams) -> None:
         adj, params.interdiction_base, params.interdiction_full
     )
     state.cut = rules.update_cuts(state.cut, adj, params.cut_at, params.restore_below)
+    if not params.route_ground.all():  # air and sea routes are not cut by ground control
+        state.cut &= params.route_ground
 
 
 def count_open_route_days(state: SiegeState, dt: float) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,19 @@ def parse_calibration(
         replications_per_particle=reps, abc=abc, priors=priors, targets=targets,
         description=description,
     )
+
+
+def located_errors(file: Path, text: str) -> Callable[[tuple[Any, ...], str],
+                                                      CalibrationError]:
+    """Errors at a key path of ``file`` (its source ``text``), naming the key and its line:
+    what :func:`~siege.scenario.targets.parse_targets` raises for a file of targets."""
+    return _Where(file, text).error
+
+
+def check_prior(raw: Any, i: int, scenario: Scenario, file: Path, text: str) -> Prior:
+    """The ``[[prior]]`` table ``raw`` (the ``i``-th of ``file``, source ``text``), checked
+    against ``scenario`` as a calibration file's priors are."""
+    return _prior(raw, i, scenario, _Where(file, text))
 
 
 def _settings(raw: Any, at: _Where) -> AbcSettings:

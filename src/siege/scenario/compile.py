@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from siege.model.laws import GENERAL_EXPONENTS
 from siege.model.params import (
     AttritionParams,
     ForceParams,
@@ -67,12 +69,15 @@ def build_params(scenario: Scenario) -> ModelParams:
             attacker_kill_rate=att.attacker_kill_rate,
             defender_kill_rate=att.defender_kill_rate,
             overdispersion=att.overdispersion,
+            **{key: getattr(att, key) for key in GENERAL_EXPONENTS},
         ),
         fortification_multiplier=sc.fortification.multiplier,
         erosion_exponent=sc.fortification.erosion_exponent,
         fortification_decay_per_day=sc.fortification.decay_per_day,
+        advance_law=sc.advance.law,
         sensitivity=sc.advance.sensitivity,
         parity=sc.advance.parity,
+        advance_exponent=sc.advance.exponent,
         noise_cv=sc.advance.noise_cv,
         campaign_cv=sc.advance.campaign_cv,
         sector_names=tuple(names),
@@ -99,8 +104,10 @@ def build_params(scenario: Scenario) -> ModelParams:
         cut_at=_floats([r.cut_at_control for r in routes]),
         restore_below=_floats([r.restore_below_control for r in routes]),
         adjacency=adjacency,
+        route_ground=np.array([r.kind == "ground" for r in routes], dtype=bool),
         flank_weight=sc.encirclement.flank_weight,
         closure_flank_control=sc.encirclement.closure_flank_control,
+        **_capture_and_pocket(sc),
         withdraw_on_triggers=sc.policy.kind == "threshold",
         combine=sc.policy.combine,
         first_review_day=sc.policy.first_review_day,
@@ -115,6 +122,31 @@ def build_params(scenario: Scenario) -> ModelParams:
         withdrawal_loss_rate_no_routes=sc.withdrawal.loss_rate_no_routes_per_day,
         spread_waves=_spread_waves(sc),
     )
+
+
+def _capture_and_pocket(scenario: Scenario) -> dict[str, Any]:
+    """The capture and pocket parameters (inf, -inf and NaN where a rule is not used)."""
+    cap, poc = scenario.capture, scenario.pocket
+    inf = math.inf
+
+    def given(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    return {
+        "capture_control": inf if cap is None else cap.capture_control,
+        "escape_fraction": 0.0 if cap is None else cap.escape_fraction,
+        "escape_fraction_no_routes": 0.0 if cap is None else cap.escape_fraction_no_routes,
+        "pocket": poc is not None,
+        "reinforced_in_pocket": poc is not None and poc.reinforced_in_pocket,
+        "surrender_strength_fraction": -inf if poc is None else given(
+            poc.surrender_strength_fraction, -inf),
+        "surrender_supply_days": -inf if poc is None else given(poc.surrender_supply_days, -inf),
+        "surrender_shortfall_days": inf if poc is None else given(
+            poc.surrender_shortfall_days, inf),
+        "relief_day": inf if poc is None else given(poc.relief_day, inf),
+        "relief_flank_control": math.nan if poc is None else given(
+            poc.relief_flank_control, math.nan),
+    }
 
 
 def _spread_waves(scenario: Scenario) -> tuple[SpreadWave, ...]:
@@ -150,6 +182,8 @@ _VARYING: dict[str, str] = {
     "fortification.decay_per_day": "fortification_decay_per_day",
     "advance.sensitivity": "sensitivity",
     "advance.parity": "parity",
+    "advance.exponent": "advance_exponent",
+    **{f"attrition.{key}": f"attrition.{key}" for key in GENERAL_EXPONENTS},
     "supply.stockpile_tonnes": "stockpile_tonnes",
     "supply.full_effect_days": "full_effect_days",
     "supply.min_effectiveness": "min_effectiveness",
@@ -172,6 +206,7 @@ _FIXED_WHY = {
     "attrition.overdispersion": "it chooses how losses are drawn (Poisson or negative "
                                 "binomial), once per block",
     "attrition.law": "it is a name, not a number",
+    "advance.law": "it is a name, not a number",
     "supply.storage_tonnes": "it decides whether deliveries are capped, once per block",
     "supply.consumption_tonnes_per_person_day": "it decides whether supply is modelled, once "
                                                 "per block",

@@ -138,6 +138,34 @@ class Attrition(Strict):
         + " or ".join(f"'{law.name}'" for law in LAWS.values() if "helmbold_exponent" in law.reads)
         + ".",
     )
+    attacker_firer_exponent: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="Exponent p of the attackers present A in the defender's losses, "
+        "a E_A A**p D**q (dimensionless; law 'general').",
+    )
+    defender_target_exponent: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="Exponent q of the defenders present D in the defender's losses "
+        "(dimensionless; law 'general').",
+    )
+    defender_firer_exponent: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="Exponent p of the defenders present D in the attacker's losses, "
+        "b E_D D**p A**q (dimensionless; law 'general').",
+    )
+    attacker_target_exponent: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="Exponent q of the attackers present A in the attacker's losses "
+        "(dimensionless; law 'general').",
+    )
     attacker_kill_rate: float = Field(
         ge=0,
         description=(

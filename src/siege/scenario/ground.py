@@ -4,10 +4,20 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from siege.model.advance import ADVANCE_LAWS
 from siege.scenario.fields import Fraction, Name, Probability, Strict
+from siege.scenario.paths import KeyedError
+
+# the allowed values of `advance.law` come from the model's registry of advance laws (type
+# checkers see a plain string)
+if TYPE_CHECKING:
+    AdvanceLawName = str
+else:
+    AdvanceLawName = Literal[tuple(ADVANCE_LAWS)]
 
 
 class Sector(Strict):
@@ -25,7 +35,8 @@ class Sector(Strict):
         0.01,
         ge=0,
         le=10,
-        description="Fastest change of control at an overwhelming local force ratio (1/day).",
+        description="Fastest change of control at an overwhelming local force ratio (1/day; "
+        "advance law `tanh`); with law `dupuy`, the change at twice parity.",
     )
     terrain: float = Field(
         1.0, gt=0, le=10, description="Multiplier on the advance rate (urban < 1 < open)."
@@ -39,19 +50,37 @@ class Sector(Strict):
 class Advance(Strict):
     """How control moves with the local force ratio R (attacker over defender effective strength).
 
-    Per step: ``dc = advance_rate * terrain * multiplier * tanh(sensitivity * ln(R / parity))
-    * dt * G``, with G a gamma variate of mean 1 and coefficient of variation ``noise_cv``;
-    gains scale with the ground still to take (1 - c), losses with the ground held (c).
+    Per step: ``dc = advance_rate * terrain * multiplier * drive(R) * dt * G``, with G a
+    gamma variate of mean 1 and coefficient of variation ``noise_cv`` and ``drive`` given by
+    the law (see `law`); gains scale with the ground still to take (1 - c), losses with the
+    ground held (c).
     """
 
+    law: AdvanceLawName = Field(
+        "tanh",
+        description="Advance law, the drive at local force ratio R: "
+        + "; ".join(f"`{law.name}`: {law.description}" for law in ADVANCE_LAWS.values())
+        + ".",
+    )
     sensitivity: float = Field(
-        1.0, gt=0, le=100, description="Steepness of the response to the force ratio."
+        1.0,
+        gt=0,
+        le=100,
+        description="Steepness of the response to the force ratio (law `tanh`).",
     )
     parity: float = Field(
         1.0,
         gt=0,
         le=100,
         description="Local effective force ratio at which the line does not move (ratio).",
+    )
+    exponent: float = Field(
+        1.0,
+        gt=0,
+        le=5,
+        description="Exponent of the excess of combat power over parity, (R / parity - 1), "
+        "in the drive (dimensionless; law `dupuy`): 1, the rate grows in proportion to the "
+        "excess; below 1, less than in proportion.",
     )
     noise_cv: float = Field(
         0.5, ge=0, le=10, description="Day-to-day variability of the advance (coef. of variation)."
@@ -111,9 +140,15 @@ class Route(Strict):
     ``interdiction_base + (interdiction_at_full_control - interdiction_base) * c``, c the
     highest attacker control among the adjacent sectors. The route is cut (nothing gets through)
     once c reaches ``cut_at_control`` and reopens when c falls below ``restore_below_control``.
+    An air or sea route (``kind``) is never cut by ground control (only interdicted).
     """
 
     name: Name
+    kind: Literal["ground", "air", "sea"] = Field(
+        "ground",
+        description="ground: cut by the control of its sectors; air or sea: never cut by "
+        "ground control, only interdicted, so it supplies a closed pocket.",
+    )
     sectors: tuple[Name, ...] = Field(
         (), description="Adjacent sectors, by name, whose control threatens the route."
     )
@@ -142,6 +177,15 @@ class Route(Strict):
 
     @model_validator(mode="after")
     def _hysteresis(self) -> Route:
+        if self.kind != "ground":
+            for key in ("cut_at_control", "restore_below_control"):
+                # compared with the default: a dumped scenario, validated again, sets every key
+                if getattr(self, key) != type(self).model_fields[key].default:
+                    raise KeyedError(
+                        (key,),
+                        f"an {self.kind} route is never cut by ground control; remove {key} "
+                        "(its losses are interdiction_base and interdiction_at_full_control)",
+                    )
         if self.restore_below_control > self.cut_at_control:
             raise ValueError(
                 f"restore_below_control ({self.restore_below_control:g}) must not exceed "
@@ -155,7 +199,8 @@ class Encirclement(Strict):
 
     ``threat = flank_weight * mean flank control + (1 - flank_weight) * (1 - open capacity)``,
     open capacity being the share of route capacity neither cut nor interdicted. The pocket
-    closes when every route is cut and mean flank control reaches ``closure_flank_control``.
+    closes when every ground route is cut and mean flank control reaches
+    ``closure_flank_control`` (ending the run ``encircled``, unless a ``[pocket]`` holds out).
     """
 
     flank_weight: Fraction = Field(0.5, description="Weight of flank control in the threat.")

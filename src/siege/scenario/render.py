@@ -15,6 +15,7 @@ from siege.model.measures import KINDS, MEASURES, TRIGGER_MEASURES
 from siege.scenario.decisions import Policy, Trigger, Withdrawal
 from siege.scenario.forces import Attacker, Attrition, Defender, Fortification, Wave
 from siege.scenario.ground import Advance, Encirclement, Route, Sector, Supply
+from siege.scenario.pocket import Capture, Pocket
 from siege.scenario.schema import Event, Scenario, Simulation
 
 
@@ -98,6 +99,8 @@ _TABLES: tuple[tuple[str, type[BaseModel], str], ...] = (
     ("[supply]", Supply, ""),
     ("[[routes]]", Route, ""),
     ("[encirclement]", Encirclement, ""),
+    ("[capture]", Capture, ""),
+    ("[pocket]", Pocket, ""),
     ("[policy]", Policy, ""),
     ("[[policy.triggers]]", Trigger, ""),
     ("[withdrawal]", Withdrawal, ""),

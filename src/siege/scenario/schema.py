@@ -25,6 +25,7 @@ from siege.scenario.fields import MAX_HORIZON_DAYS, MAX_TRAJECTORY_DAYS, NAME_PA
 from siege.scenario.forces import Attacker, Attrition, Defender, Fortification, Wave
 from siege.scenario.ground import Advance, Encirclement, Route, Sector, Supply
 from siege.scenario.paths import KeyedError, resolve_path, set_paths, thaw, unchangeable
+from siege.scenario.pocket import Capture, Pocket
 from siege.scenario.validate import validate
 
 __all__ = [
@@ -32,10 +33,12 @@ __all__ = [
     "Advance",
     "Attacker",
     "Attrition",
+    "Capture",
     "Defender",
     "Encirclement",
     "Event",
     "Fortification",
+    "Pocket",
     "Policy",
     "Route",
     "Scenario",
@@ -166,6 +169,10 @@ class Scenario(Strict):
     supply: Supply = Field(default_factory=Supply)
     routes: tuple[Route, ...] = Field((), description="[[routes]] tables.")
     encirclement: Encirclement = Field(default_factory=Encirclement)
+    capture: Capture | None = Field(None, description="[capture] table; none: not modelled.")
+    pocket: Pocket | None = Field(
+        None, description="[pocket] table; none: a closed pocket ends the run `encircled`."
+    )
     policy: Policy = Field(default_factory=Policy)
     withdrawal: Withdrawal = Field(default_factory=Withdrawal)
     events: tuple[Event, ...] = Field((), description="[[events]] tables, dated changes.")
@@ -213,6 +220,20 @@ class Scenario(Strict):
             raise KeyedError(("sectors",), "at least one sector needs attacker_effort > 0")
         if self.sectors and sum(s.defender_effort for s in self.sectors) <= 0:
             raise KeyedError(("sectors",), "at least one sector needs defender_effort > 0")
+        if self.capture is not None and all(s.flank for s in self.sectors):
+            raise KeyedError(("capture", "capture_control"),
+                             "capture is judged on the town's (non-flank) sectors; define at "
+                             "least one sector that is not a flank")
+        ground = any(r.kind == "ground" for r in self.routes)
+        if self.pocket is not None and ground and not any(s.flank for s in self.sectors):
+            raise KeyedError(("pocket",), "a pocket closes when the flanks are taken; define "
+                             "at least one flank sector (flank = true)")
+        if self.pocket is not None and self.pocket.relief_flank_control is not None \
+                and not ground:
+            raise KeyedError(("pocket", "relief_flank_control"),
+                             "a relief reopens ground routes, and there is none: with no "
+                             "ground route the town stays cut off; leave relief_flank_control "
+                             "out (the relief then ends the siege)")
         for i, trig in enumerate(self.policy.triggers):
             self._check_trigger(i, trig)
         for i, event in enumerate(self.events):

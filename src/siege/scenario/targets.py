@@ -11,7 +11,9 @@ A ``[[target]]`` table of a calibration file is one of three kinds:
   ``sd``, or ``low``/``high``. A condition that never held before the replication ended counts
   as the day after the horizon (so ``low = 292, high = inf`` reads "not before day 292");
 * ``outcome``: how the siege ended: ``end_reason`` and/or ``end_day`` (with ``sd``, or
-  ``low``/``high``). A different end reason counts as :data:`REASON_MISS` standard deviations.
+  ``low``/``high``, or ``end_day`` inside ``low``/``high``: the reported day and the interval
+  the sources allow). A different end reason counts as :data:`REASON_MISS` standard
+  deviations.
 
 Each target becomes one or more :class:`Component`: one observed number, an interval
 ``[low, high]`` (``low == high`` for a value) and the scale a miss is divided by (the
@@ -29,7 +31,7 @@ from typing import Any
 
 from siege.errors import CalibrationError
 from siege.model.measures import band_columns
-from siege.model.probes import ROUTE_COLUMNS, Probe, probe_columns
+from siege.model.probes import ROUTE_COLUMNS, Probe, probe_columns, unbanded_measures
 from siege.model.rules import END_REASONS
 from siege.scenario.compile import build_params
 from siege.scenario.paths import thaw
@@ -98,6 +100,8 @@ class _Context:
         self.error = error
         self.columns = probe_columns(params)
         self.ranges = {c.name: c.measure.value_range(c.counted) for c in band_columns(params)}
+        self.ranges |= {m.name: m.value_range(params.count_of(m.counts) if m.counts else 0)
+                        for m in unbanded_measures()}
         self.routes = scenario.route_names
         self.triggers = [t.name for t in scenario.policy.triggers]
         self.last_day = scenario.simulation.whole_days
@@ -220,8 +224,18 @@ class _Context:
         low: float,
     ) -> list[tuple[float, float, float]]:
         """(low, high, scale) of each of ``count`` observations: ``value_key`` with ``sd`` or
-        ``cv``, or ``low``/``high`` (with ``sd`` or ``cv`` optional)."""
+        ``cv``, or ``low``/``high`` (with ``sd`` or ``cv`` optional). A single observation
+        may give both: the reported value and the interval the sources allow, which is what
+        is fitted (the value must lie in it)."""
         point = value_key in t
+        if point and count == 1 and ("low" in t or "high" in t):
+            value, = self.numbers(t, loc, value_key, 1, low=low, infinite=False)
+            interval = self.observed({k: v for k, v in t.items() if k != value_key}, loc, 1,
+                                     value_key=value_key, low=low)
+            if not interval[0][0] <= value <= interval[0][1]:
+                raise self.error((*loc, value_key), f"{value_key} {value:g} must lie in the "
+                                 f"interval low..high ({interval[0][0]:g}..{interval[0][1]:g})")
+            return interval
         if point == ("low" in t or "high" in t):
             raise self.error(loc, f"give {value_key} (with sd or cv), or low and high")
         if "sd" in t and "cv" in t:

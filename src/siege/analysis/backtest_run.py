@@ -1,0 +1,191 @@
+"""The backtest of documented sieges: each siege simulated as written and scored against how
+it ended (:func:`backtest`), or, leaving one out at a time, the doctrine parameters fitted on
+the others and the one left out predicted from their posterior (:func:`leave_one_out`).
+
+The fit is the ABC-SMC of ``siege calibrate`` (:func:`siege.analysis.abc.abc_smc`) with a
+joint distance: a particle is one doctrine parameter set, simulated on every training siege
+(``replications_per_particle`` replications each, through
+:func:`siege.run.calibrate.simulate_particles`), its summary the concatenation of the sieges'
+outcome components (end reason and end day, scaled as ``siege calibrate`` scales them), so the
+distance is the root of the summed squared scaled misses over all training sieges. The fit
+sees only the training sieges: the left-out siege's targets never reach it. The prediction
+draws one particle per replication from the posterior's weights (as ``siege simulate
+--posterior`` does) and simulates the left-out siege with the same seed as the plain backtest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siege.analysis.abc import AbcResult, Observations, Population, abc_smc
+from siege.analysis.backtest import SiegeScore, score_siege
+from siege.analysis.calibrate import observations
+from siege.analysis.priors import JointPrior
+from siege.model.rules import END_REASONS
+from siege.run.backtest import SiegeRun, derived_seed, name_key, run_seed, simulate_siege
+from siege.run.calibrate import simulate_particles
+from siege.run.executors import Executor
+from siege.scenario.calibration import AbcSettings, Calibration, Prior
+from siege.scenario.doctrine import Doctrine
+from siege.scenario.history import DocumentedSiege
+
+F64 = NDArray[np.float64]
+FIT, PREDICT = 1, 2  # first spawn-key entries of a fold's seeds
+FIT_ROOT = 0  # root seed of the folds' fits and draws when no seed is given
+
+
+def backtest(
+    sieges: Sequence[DocumentedSiege], executor: Executor, *, replications: int,
+    seed: int | None = None, engine: str = "batch", block_size: int | None = None,
+) -> list[SiegeScore]:
+    """Each siege simulated as its file has it, ``replications`` times, and scored."""
+    scores = []
+    for siege in sieges:
+        run = simulate_siege(siege, executor, replications=replications,
+                             seed=run_seed(siege, seed), engine=engine, block_size=block_size)
+        scores.append(_score(siege, run))
+    return scores
+
+
+def _score(siege: DocumentedSiege, run: SiegeRun) -> SiegeScore:
+    return score_siege(siege.name, siege.end_reason, siege.end_day, run.end_reason,
+                       run.end_day, END_REASONS)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold of the leave-one-out: the siege left out, the fit on the others (its
+    generations and why it stopped) and the left-out siege's score."""
+
+    left_out: str
+    training: tuple[str, ...]
+    fit: AbcResult
+    score: SiegeScore
+
+
+def fold_seed(seed: int, name: str) -> int:
+    """The seed of the fit that leaves out ``name``."""
+    return derived_seed(seed, FIT, name_key(name))
+
+
+def leave_one_out(
+    sieges: Sequence[DocumentedSiege], doctrine: Doctrine, executor: Executor, *,
+    settings: AbcSettings, replications: int, seed: int | None = None,
+    replications_per_particle: int = 1, engine: str = "batch", block_size: int | None = None,
+    on_fold: Callable[[Fold], None] | None = None,
+) -> list[Fold]:
+    """For each siege, fit the doctrine on all the others and score its prediction. The fits
+    and draws derive their seeds from ``seed`` (:data:`FIT_ROOT` if None); the predictions
+    are simulated with the plain backtest's seeds (common random numbers with it)."""
+    root = FIT_ROOT if seed is None else seed
+    folds = []
+    for siege in sieges:
+        training = [s for s in sieges if s.name != siege.name]
+        fit = fit_doctrine(training, doctrine, executor, settings=settings,
+                           seed=fold_seed(root, siege.name),
+                           replications_per_particle=replications_per_particle,
+                           engine=engine, block_size=block_size)
+        run = predict(siege, doctrine, fit.posterior, executor, replications=replications,
+                      draw_seed=root, seed=seed, engine=engine, block_size=block_size)
+        folds.append(Fold(siege.name, tuple(s.name for s in training), fit, _score(siege, run)))
+        if on_fold is not None:
+            on_fold(folds[-1])
+    return folds
+
+
+def fit_doctrine(
+    training: Sequence[DocumentedSiege], doctrine: Doctrine, executor: Executor, *,
+    settings: AbcSettings, seed: int, replications_per_particle: int = 1,
+    engine: str = "batch", block_size: int | None = None,
+) -> AbcResult:
+    """ABC-SMC of the doctrine parameters on the outcome targets of the ``training`` sieges
+    jointly (nothing else is read)."""
+    if not training:
+        raise ValueError("the doctrine is fitted on at least one siege")
+    simulator = _JointSimulator(tuple(_calibration(s, doctrine, settings, seed,
+                                                   replications_per_particle)
+                                      for s in training),
+                                tuple(_columns(s, doctrine) for s in training),
+                                tuple(s.name for s in training), executor, engine,
+                                block_size, replications_per_particle)
+    return abc_smc(simulator, JointPrior.of(doctrine.priors),
+                   _joint_observations(simulator.calibrations), settings, seed,
+                   replications_per_particle=replications_per_particle * len(training))
+
+
+def predict(
+    siege: DocumentedSiege, doctrine: Doctrine, posterior: Population, executor: Executor, *,
+    replications: int, draw_seed: int, seed: int | None = None, engine: str = "batch",
+    block_size: int | None = None,
+) -> SiegeRun:
+    """``replications`` of ``siege`` (seeded as the plain backtest's with ``seed``), each
+    with one doctrine parameter set drawn from the posterior's weights (the draws from
+    ``SeedSequence(draw_seed, spawn_key=(PREDICT, siege))``)."""
+    rng = np.random.default_rng(np.random.SeedSequence(
+        draw_seed, spawn_key=(PREDICT, name_key(siege.name))))
+    index = rng.choice(posterior.weights.size, size=replications,
+                       p=posterior.weights / posterior.weights.sum())
+    values = {path: np.asarray(posterior.values[index, j], dtype=np.float64)
+              for j, path in doctrine.expand(siege.scenario)}
+    return simulate_siege(siege, executor, replications=replications,
+                          seed=run_seed(siege, seed), values=values, engine=engine,
+                          block_size=block_size)
+
+
+def _calibration(siege: DocumentedSiege, doctrine: Doctrine, settings: AbcSettings,
+                 seed: int, replications_per_particle: int) -> Calibration:
+    """A siege as a calibration of its doctrine paths to its outcome target."""
+    priors = tuple(Prior(path, doctrine.priors[j].distribution, doctrine.priors[j].parameters)
+                   for j, path in doctrine.expand(siege.scenario))
+    return Calibration(file=siege.targets_file, text="", scenario=siege.scenario,
+                       scenario_file=siege.scenario_file, seed=seed,
+                       replications_per_particle=replications_per_particle, abc=settings,
+                       priors=priors, targets=(siege.outcome,))
+
+
+def _columns(siege: DocumentedSiege, doctrine: Doctrine) -> NDArray[np.intp]:
+    """The doctrine parameter behind each of the siege's calibration paths."""
+    return np.array([j for j, _ in doctrine.expand(siege.scenario)], dtype=np.intp)
+
+
+def _joint_observations(calibrations: Sequence[Calibration]) -> Observations:
+    """The training sieges' observations end to end, targets named ``siege:target``."""
+    each = [observations(c) for c in calibrations]
+    offsets = np.cumsum([0] + [len(o.targets) for o in each])
+    return Observations(
+        low=np.concatenate([o.low for o in each]), high=np.concatenate([o.high for o in each]),
+        scale=np.concatenate([o.scale for o in each]),
+        target=np.concatenate([o.target + off for o, off in zip(each, offsets, strict=False)]),
+        targets=tuple(f"{c.scenario.name}:{t}" for c, o in zip(calibrations, each, strict=True)
+                      for t in o.targets),
+    )
+
+
+@dataclass(frozen=True)
+class _JointSimulator:
+    """Doctrine particles ``(m, d)`` simulated on every training siege: summaries ``(m, k)``,
+    the sieges' components end to end. Each siege's simulations are seeded from the batch's
+    seed and the siege's name."""
+
+    calibrations: tuple[Calibration, ...]
+    columns: tuple[NDArray[np.intp], ...]
+    names: tuple[str, ...]
+    executor: Executor
+    engine: str
+    block_size: int | None
+    replications_per_particle: int
+
+    def __call__(self, values: F64, seed: int) -> F64:
+        return np.concatenate([
+            simulate_particles(calibration, values[:, columns],
+                               derived_seed(seed, name_key(name)), self.executor,
+                               engine=self.engine, block_size=self.block_size,
+                               replications_per_particle=self.replications_per_particle
+                               ).summaries
+            for calibration, columns, name in zip(self.calibrations, self.columns, self.names,
+                                                  strict=True)
+        ], axis=1)
