@@ -95,3 +95,9 @@ class CalibrationError(ScenarioError):
     """A calibration file (its settings, priors or targets) is invalid, or a calibration store
     is missing, unreadable or made from another calibration; ``file``, ``key`` and ``line``
     locate the fault where there is one."""
+
+
+class OptimizeError(ScenarioError):
+    """An optimization file (its levers, objectives, constraints or search settings) is
+    invalid, or an optimization store is missing, unreadable or made from another file;
+    ``file``, ``key`` and ``line`` locate the fault where there is one."""

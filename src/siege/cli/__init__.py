@@ -16,7 +16,13 @@ from typing import Annotated
 import typer
 
 from siege._version import __version__
-from siege.cli import analysis_commands, fit_commands, run_commands, scenario_commands
+from siege.cli import (
+    analysis_commands,
+    fit_commands,
+    optimize_commands,
+    run_commands,
+    scenario_commands,
+)
 from siege.cli.common import fail, out_console, show_warning
 from siege.errors import SiegeError
 from siege.output import console as streams
@@ -40,6 +46,7 @@ for command in (
     analysis_commands.sensitivity,
     fit_commands.fit,
     fit_commands.calibrate,
+    optimize_commands.optimize,
 ):
     app.command()(command)
 store_app = typer.Typer(name="store", help="Inspect sweep stores.", no_args_is_help=True)
