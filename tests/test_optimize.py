@@ -186,13 +186,13 @@ def test_bakhmut_front_grid_simulate_compare(tmp_path: Path) -> None:
     """Two levers on Bakhmut through the CLI: the front agrees with a brute-force grid's
     front within the stated intervals; `siege simulate --seed --set -n` reproduces a member's
     objectives exactly; compare and --write-scenario read the store."""
-    from conftest import run_cli
-
     from siege.analysis.pareto import ranks
     from siege.run.executors import InProcessExecutor
     from siege.run.optimize_eval import ScenarioEvaluator
     from siege.run.simulate import simulate
     from siege.scenario import load_scenario, parse_assignment
+
+    from conftest import run_cli
 
     path = write_opt(tmp_path, BAKHMUT_OPT)
     store = tmp_path / "opt.store"

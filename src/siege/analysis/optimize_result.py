@@ -18,7 +18,6 @@ import pyarrow as pa
 from siege.analysis.optimize import Candidate, Resampler, Search, current, paired_probabilities
 from siege.analysis.pareto import (
     F64,
-    bootstrap_indices,
     epsilon_progress,
     estimate,
     hypervolume,
