@@ -159,8 +159,8 @@ def test_bad_files_name_key_and_line(tmp_path: Path, body: str, key: str, words:
 BAKHMUT_OPT = """seed = 5
 replications = 128
 [search]
-population = 6
-generations = 3
+population = 8
+generations = 10
 [racing]
 max_replications = 256
 resamples = 200

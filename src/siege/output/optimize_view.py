@@ -12,6 +12,9 @@ from siege.files import atomic_path
 from siege.output.figure_style import pyplot, thousands
 
 
+MATRIX_MEMBERS = 12  # the dominance matrix is printed for fronts this small (all in --json)
+
+
 def _num(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
@@ -45,7 +48,7 @@ def front_text(result: OptimizeResult) -> str:
             row.append(f"{_num(v.estimate)} [{_num(v.low)}, {_num(v.high)}]")
         rows.append(row)
     lines += _grid(header, rows)
-    if len(result.front) > 1:
+    if 1 < len(result.front) <= MATRIX_MEMBERS:
         lines += ["", "P(row dominates column), paired bootstrap over replications:"]
         ids = [str(m.candidate) for m in result.front]
         lines += _grid(["", *ids], [
