@@ -11,7 +11,6 @@ from siege.analysis.optimize_result import OptimizeResult
 from siege.files import atomic_path
 from siege.output.figure_style import pyplot, thousands
 
-
 MATRIX_MEMBERS = 12  # the dominance matrix is printed for fronts this small (all in --json)
 
 
