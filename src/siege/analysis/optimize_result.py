@@ -48,6 +48,7 @@ class Member:
     seed: int
     objectives: dict[str, Interval]
     constraints: dict[str, float]
+    same_outcomes: tuple[int, ...] = ()  # other candidates with identical replications
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class Member:
             "objectives": {k: {"estimate": v.estimate, "low": v.low, "high": v.high}
                            for k, v in self.objectives.items()},
             "constraints": dict(self.constraints),
+            "same_outcomes": list(self.same_outcomes),
         }
 
 
@@ -97,10 +99,10 @@ def summarise(search: Search) -> OptimizeResult:
     feasible = np.flatnonzero(ok)
     if feasible.size:
         rank[feasible] = ranks(f[feasible])
-    members = [search.candidates[i] for i in feasible[rank[feasible] == 1]]
+    members, same = _distinct([search.candidates[i] for i in feasible[rank[feasible] == 1]])
     racing = opt.spec.racing
     sampler = Resampler(opt.seed, racing.resamples, stats)
-    front = [_member(c, search, sampler) for c in members]
+    front = [_member(c, search, sampler, same[c.id]) for c in members]
     dominance = paired_probabilities(members, sampler, signs)
     keys = [c.key for c in search.objectives]
     return OptimizeResult(
@@ -112,7 +114,25 @@ def summarise(search: Search) -> OptimizeResult:
     )
 
 
-def _member(cand: Candidate, search: Search, sampler: Resampler) -> Member:
+def _distinct(members: list[Candidate]) -> tuple[list[Candidate], dict[int, tuple[int, ...]]]:
+    """Front members with different outcomes: a candidate whose every replication equals an
+    earlier one's (its levers make no difference on these replications: common random
+    numbers show it) is listed with that one, not as a member of its own."""
+    kept: list[Candidate] = []
+    same: dict[int, list[int]] = {}
+    for cand in members:
+        twin = next((k for k in kept if k.replications == cand.replications
+                     and np.array_equal(k.values, cand.values, equal_nan=True)), None)
+        if twin is None:
+            kept.append(cand)
+            same[cand.id] = []
+        else:
+            same[twin.id].append(cand.id)
+    return kept, {k: tuple(v) for k, v in same.items()}
+
+
+def _member(cand: Candidate, search: Search, sampler: Resampler,
+            same: tuple[int, ...]) -> Member:
     n_obj = len(search.objectives)
     stats = sampler.statistics
     est = estimate(cand.values, stats)
@@ -122,7 +142,7 @@ def _member(cand: Candidate, search: Search, sampler: Resampler) -> Member:
                   for i, c in enumerate(search.objectives)}
     constraints = {c.key: float(est[n_obj + j]) for j, c in enumerate(search.constraints)}
     return Member(cand.id, dict(cand.levers), cand.replications, search.opt.seed,
-                  objectives, constraints)
+                  objectives, constraints, same)
 
 
 def _generations(search: Search) -> list[Generation]:

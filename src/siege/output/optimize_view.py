@@ -20,31 +20,44 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _ids(ids: tuple[int, ...]) -> str:
+    """``3, 7, 8`` (at most six, then how many more)."""
+    shown = ", ".join(map(str, ids[:6]))
+    return shown + (f" +{len(ids) - 6}" if len(ids) > 6 else "")
+
+
 def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
-    out = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    out = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
     return out
 
 
 def front_text(result: OptimizeResult) -> str:
     """The front, its dominance probabilities and the generations, as plain text."""
-    lines = [f"front: {len(result.front)} of {result.candidates_total} candidates "
+    twins = sum(len(m.same_outcomes) for m in result.front)
+    lines = [f"front: {len(result.front)} members of {result.candidates_total} candidates "
              f"({result.evaluations_run} evaluations run now, {result.racing_rounds} racing "
              "rounds); objectives with 95 % bootstrap intervals"]
+    if twins:
+        lines.append(f"{twins} more candidates had outcomes identical to a member's in every "
+                     "replication (their levers made no difference): `same as` lists them")
     if not result.front:
         lines.append("no candidate meets the constraints")
     levers = list(result.front[0].levers) if result.front else []
     header = ["candidate", *levers, "reps",
               *[f"{k} ({d})" for k, d in zip(result.objective_keys, result.directions,
-                                              strict=True)]]
+                                              strict=True)], *(["same as"] if twins else [])]
     rows = []
     for m in result.front:
         row = [str(m.candidate), *[_num(m.levers[p]) for p in levers], f"{m.replications:,}"]
         for k in result.objective_keys:
             v = m.objectives[k]
             row.append(f"{_num(v.estimate)} [{_num(v.low)}, {_num(v.high)}]")
+        if twins:
+            row.append(_ids(m.same_outcomes))
         rows.append(row)
     lines += _grid(header, rows)
     if 1 < len(result.front) <= MATRIX_MEMBERS:
