@@ -33,7 +33,7 @@ from siege.analysis.pareto import (
     F64,
     bootstrap,
     bootstrap_indices,
-    dominance_probability,
+    dominates,
     estimate,
     ranks,
     settled,
@@ -267,13 +267,22 @@ class Resampler:
             self._cache[key] = bootstrap(cand.values[:, :m], self.statistics, index)
         return self._cache[key]
 
-    def probabilities(self, a: Candidate, b: Candidate, signs: F64) -> tuple[float, float]:
-        """P(a dominates b), P(b dominates a) on their common replications (objectives
-        only: the first ``len(signs)`` criteria)."""
-        m = min(a.replications, b.replications)
-        k = len(signs)
-        return dominance_probability(self.stats(a, m)[:, :k] * signs,
-                                     self.stats(b, m)[:, :k] * signs)
+    def matrix(self, cands: list[Candidate], signs: F64) -> F64:
+        """``p[i, j]``: the share of paired resamples in which candidate i dominates j, on
+        their first common replications (objectives only: the first ``len(signs)``
+        criteria)."""
+        n, k = len(cands), len(signs)
+        reps = np.array([c.replications for c in cands])
+        p = np.zeros((n, n))
+        for m in sorted(set(reps.tolist())):
+            idx = np.flatnonzero(reps >= m)
+            stats = np.stack([self.stats(cands[i], m)[:, :k] * signs for i in idx])
+            share = np.mean(dominates(stats[:, None], stats[None, :]), axis=-1)
+            common = np.minimum.outer(reps[idx], reps[idx]) == m
+            rows, cols = np.nonzero(common)
+            p[idx[rows], idx[cols]] = share[rows, cols]
+        np.fill_diagonal(p, 0.0)
+        return p
 
 
 def current(loop_candidates: list[Candidate], statistics: list[str], objectives:
@@ -329,24 +338,16 @@ def _unsettled(loop: _Loop, sampler: Resampler, signs: F64, confidence: float
     rank = ranks(f[feasible])
     near = [cands[i] for i in feasible[rank <= 2]]
     front = [cands[i] for i in feasible[rank == 1]]
+    p = sampler.matrix(near, signs)
+    on_front = {c.id for c in front}
     flagged: set[int] = set()
-    for a in front:
-        for b in near:
-            if b.id == a.id or (b.id < a.id and b in front):
-                continue
-            if not settled(*sampler.probabilities(a, b, signs), confidence):
+    for i, a in enumerate(near):
+        if a.id not in on_front:
+            continue
+        for j, b in enumerate(near):
+            if i != j and not settled(p[i, j], p[j, i], confidence):
                 flagged |= {a.id, b.id}
     step, most = loop.opt.replications, loop.opt.max_replications
     return {cid: min(cands[cid].replications + step, most) for cid in sorted(flagged)
             if cands[cid].replications < most}
-
-
-def paired_probabilities(members: list[Candidate], sampler: Resampler, signs: F64) -> F64:
-    """``p[i, j]``: the share of paired resamples in which member i dominates member j."""
-    n = len(members)
-    p = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            p[i, j], p[j, i] = sampler.probabilities(members[i], members[j], signs)
-    return p
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from siege.analysis.optimize import Candidate, Resampler, Search, current, paired_probabilities
+from siege.analysis.optimize import Candidate, Resampler, Search, current
 from siege.analysis.pareto import (
     F64,
     epsilon_progress,
@@ -103,7 +103,7 @@ def summarise(search: Search) -> OptimizeResult:
     racing = opt.spec.racing
     sampler = Resampler(opt.seed, racing.resamples, stats)
     front = [_member(c, search, sampler, same[c.id]) for c in members]
-    dominance = paired_probabilities(members, sampler, signs)
+    dominance = sampler.matrix(members, signs)
     keys = [c.key for c in search.objectives]
     return OptimizeResult(
         front=front, dominance=dominance, generations=_generations(search),

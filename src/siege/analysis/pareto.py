@@ -79,12 +79,6 @@ def ranks(f: F64) -> NDArray[np.int64]:
     return rank
 
 
-def dominance_probability(a: F64, b: F64) -> tuple[float, float]:
-    """From paired resamples ``a``, ``b`` ``(B, k)``: the shares in which a dominates b and
-    b dominates a."""
-    return float(np.mean(dominates(a, b))), float(np.mean(dominates(b, a)))
-
-
 def settled(p_ab: float, p_ba: float, confidence: float) -> bool:
     """A pair is settled when one relation (a dominates, b dominates, neither) holds in at
     least ``confidence`` of the resamples."""
