@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from siege.cli.common import err_console, fail, out_console, user_errors
+from siege.cli.common import (
+    SchedulerOption,
+    StoreWorkersOption,
+    err_console,
+    fail,
+    out_console,
+    user_errors,
+)
 from siege.jsonsafe import json_safe
 from siege.output import console as streams
 
@@ -18,16 +25,8 @@ from siege.output import console as streams
 def optimize(
     file: Annotated[Path, typer.Argument(help="Optimization file (TOML).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Optimization store (a folder).")],
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all "
-                     "cores; results identical)."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Run on a Dask cluster: its scheduler address, "
-                     "tcp://HOST:PORT (results identical to a local run)."),
-    ] = None,
+    workers: StoreWorkersOption = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the optimization in --out; redo "
                            "nothing stored.")

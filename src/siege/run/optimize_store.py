@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from siege.errors import OptimizeError
 from siege.files import atomic_write_bytes, atomic_write_table, write_error
-from siege.run.lock import StoreLock
+from siege.run.lock import LockedStore, StoreLock
 from siege.run.optimize_file import Optimization
 from siege.run.store_manifest import versions
 
@@ -52,7 +52,7 @@ def candidate_file(root: Path, candidate: int) -> Path:
     return root / f"candidate={candidate}" / "outcomes.parquet"
 
 
-class OptimizeStore:
+class OptimizeStore(LockedStore):
     """An optimization store on disk (layout in the module docstring), held with its lock.
 
     :meth:`create` starts one in a new or empty folder; :meth:`resume` reopens one made from
@@ -62,16 +62,6 @@ class OptimizeStore:
     def __init__(self, root: Path, lock: StoreLock) -> None:
         self.root = root
         self._lock = lock
-
-    def __enter__(self) -> OptimizeStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def release(self) -> None:
-        """Let another run write the store."""
-        self._lock.release()
 
     @classmethod
     def create(cls, path: str | Path, opt: Optimization) -> OptimizeStore:
