@@ -38,6 +38,7 @@ from siege.analysis.pareto import (
     ranks,
     settled,
 )
+from siege.errors import OptimizeError
 from siege.run.optimize_eval import Evaluator, Job
 from siege.run.optimize_file import Optimization
 from siege.run.optimize_store import LEVERS_KEY, SEARCH_KEY, OptimizeStore
@@ -219,10 +220,14 @@ def run_optimization(
 ) -> Search:
     """Search, race and return everything evaluated (see the module). Candidates already in
     ``store`` are read back, not run."""
-    from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.evaluator import Evaluator as PymooEvaluator
-    from pymoo.core.problem import Problem
-    from pymoo.problems.static import StaticProblem
+    try:
+        from pymoo.algorithms.moo.nsga2 import NSGA2
+        from pymoo.core.evaluator import Evaluator as PymooEvaluator
+        from pymoo.core.problem import Problem
+        from pymoo.problems.static import StaticProblem
+    except ImportError:
+        raise OptimizeError("siege optimize needs pymoo (NSGA-II), which is not installed: "
+                            "pip install 'siege-model[optimize]'") from None
 
     start = time.perf_counter()
     loop = _Loop(opt, store, evaluator, progress)

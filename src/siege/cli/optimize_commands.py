@@ -36,7 +36,7 @@ def optimize(
         tuple[int, Path] | None,
         typer.Option("--write-scenario", help="Write candidate K of the store in --out as a "
                      "scenario file (K OUT.toml) and stop; runs nothing.",
-                     show_default=False),
+                     show_default=False, metavar="K OUT.toml"),
     ] = None,
 ) -> None:
     """Search for the front of lever settings (NSGA-II over candidates that share their
