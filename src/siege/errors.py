@@ -107,3 +107,9 @@ class HistoryError(ScenarioError):
     """A folder of documented sieges for the backtest is unusable: no sieges, a scenario
     without its targets file (or targets without a scenario), a targets file without an
     outcome, or a doctrine file that does not fit the sieges."""
+
+
+class OptimizeError(ScenarioError):
+    """An optimization file (its levers, objectives, constraints or search settings) is
+    invalid, or an optimization store is missing, unreadable or made from another file;
+    ``file``, ``key`` and ``line`` locate the fault where there is one."""

@@ -21,6 +21,7 @@ from siege.cli import (
     backtest_commands,
     discover_command,
     fit_commands,
+    optimize_commands,
     run_commands,
     scenario_commands,
 )
@@ -49,6 +50,7 @@ for command in (
     fit_commands.fit,
     fit_commands.calibrate,
     backtest_commands.backtest,
+    optimize_commands.optimize,
 ):
     app.command()(command)
 store_app = typer.Typer(name="store", help="Inspect sweep stores.", no_args_is_help=True)

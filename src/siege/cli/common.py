@@ -77,6 +77,16 @@ SetOption = Annotated[
         "--set attacker.strength=40000 --set routes.siversk.capacity_tonnes_per_day=100",
     ),
 ]
+StoreWorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all "
+                 "cores)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Run on a Dask cluster: its scheduler address, "
+                 "tcp://HOST:PORT (results identical to a local run)."),
+]
 FileArgument = Annotated[Path, typer.Argument(help="Scenario file (TOML).", show_default=False)]
 ResamplesOption = Annotated[
     int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")

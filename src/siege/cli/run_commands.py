@@ -16,7 +16,9 @@ from rich.table import Table
 from siege._version import __version__
 from siege.cli.common import (
     FileArgument,
+    SchedulerOption,
     SetOption,
+    StoreWorkersOption,
     err_console,
     fail,
     out_console,
@@ -207,16 +209,8 @@ def _print_summary(name: str, summary: Any, path: Path) -> None:
 def sweep(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Results store (a folder).")],
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all "
-                     "cores)."),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Run on a Dask cluster: its scheduler address, "
-                     "tcp://HOST:PORT (results identical to a local run)."),
-    ] = None,
+    workers: StoreWorkersOption = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the sweep in --out; redo nothing "
                            "finished.")

@@ -15,6 +15,7 @@ import os
 import socket
 import weakref
 from pathlib import Path
+from typing import Self
 
 from siege.errors import StoreBusyError
 from siege.files import write_error
@@ -57,3 +58,20 @@ class StoreLock:
     def release(self) -> None:
         """Empty the lock file and release the lock (again: nothing)."""
         self._finalizer()
+
+
+class LockedStore:
+    """What a store written under a :class:`StoreLock` shares: ``with store:`` releases the
+    lock at the end (as :meth:`release` does, or the end of the process)."""
+
+    _lock: StoreLock
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Let another run write the store."""
+        self._lock.release()

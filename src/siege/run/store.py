@@ -87,7 +87,7 @@ from siege.results.moments import Moments
 from siege.results.parquet import block_table, percentile_resolution, provenance
 from siege.results.summary import summarize
 from siege.run.blocks import empty_bands, plan_blocks
-from siege.run.lock import LOCK_NAME, StoreLock
+from siege.run.lock import LOCK_NAME, LockedStore, StoreLock
 from siege.run.store_manifest import check_same_sweep, manifest
 from siege.run.sweep import Point, Sweep, SweepError, design
 
@@ -106,7 +106,7 @@ class SweepStore(Protocol):
     def close(self, points: list[Point], failures: Mapping[int, str]) -> None: ...
 
 
-class DirectoryStore:
+class DirectoryStore(LockedStore):
     """A sweep store on disk (layout in the module docstring), held with its writer's lock.
 
     ``DirectoryStore.create(path, sweep)`` starts a new store (the folder must not exist or
@@ -122,16 +122,6 @@ class DirectoryStore:
         self.n_days = sweep.base.simulation.whole_days
         self._lock = lock
         self._ledgers: dict[int, PointLedger | None] = {}
-
-    def __enter__(self) -> DirectoryStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def release(self) -> None:
-        """Let another run write the store."""
-        self._lock.release()
 
     # ---- opening ------------------------------------------------------------------------
     @classmethod

@@ -175,7 +175,7 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
     if n_points > MAX_POINTS:
         raise bad("design", f"{n_points:,} points; a sweep may have at most {MAX_POINTS:,}")
     for parameter in parameters:
-        _check_values(base, parameter, file)
+        check_values(base, parameter, file)
     return Sweep(
         file=file, base=base, base_file=base_file, replications=replications, seed=seed,
         method=method, points=points, design_seed=design_seed, parameters=parameters,
@@ -195,7 +195,7 @@ def _count_points(
     return points
 
 
-def _check_values(base: Scenario, parameter: Parameter, file: Path) -> None:
+def check_values(base: Scenario, parameter: Parameter, file: Path) -> None:
     """Every value a parameter takes, set alone on the base scenario, must give a valid
     scenario (a range is checked at its ends, rounded as drawn): a bad value is found before
     a store is created, named with its parameter."""
