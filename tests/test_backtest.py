@@ -22,7 +22,7 @@ from siege.analysis.backtest import (
 )
 from siege.errors import CalibrationError, HistoryError
 from siege.scenario.doctrine import load_doctrine
-from siege.scenario.history import load_history
+from siege.scenario.history import load_history, siege_targets
 
 from conftest import run_cli
 
@@ -97,6 +97,14 @@ def test_the_documented_sieges_load_with_their_ends() -> None:
     assert len(sieges) >= 6
     assert sieges["avdiivka"].end_reason == "withdrew" and sieges["avdiivka"].end_day == 130
     assert sieges["kut"].end_reason == "surrendered"
+
+
+def test_every_targets_file_loads_as_calibrate_reads_targets() -> None:
+    sieges = load_history(HISTORY)
+    assert len(sieges) == 9
+    for siege in sieges:
+        targets = siege_targets(siege)
+        assert len({t.key for t in targets}) == len(targets) >= 4, siege.name
 
 
 def _copy(folder: Path, *names: str) -> Path:

@@ -100,6 +100,14 @@ def load_siege(targets_file: Path) -> DocumentedSiege:
                            str(table["end_reason"]), float(table["end_day"]), outcome)
 
 
+def siege_targets(siege: DocumentedSiege) -> tuple[Target, ...]:
+    """Every ``[[target]]`` of the siege's targets file, parsed as ``siege calibrate`` parses
+    a calibration file's targets (errors name the file, key and line)."""
+    data, text = read_toml(siege.targets_file, what="targets")
+    return parse_targets(data.get("target"), siege.scenario,
+                         located_errors(siege.targets_file, text))
+
+
 def _outcome(raw: Any, scenario: Scenario, error: Any) -> tuple[Target, dict[str, Any]]:
     """The one ``kind = "outcome"`` target of ``raw``, parsed (errors at its own index)."""
     tables = raw if isinstance(raw, list) else []
