@@ -150,6 +150,12 @@ def test_doctrine_wildcards_expand_per_scenario(tmp_path: Path) -> None:
     assert avdiivka["routes.orlivka_road.interdiction_at_full_control"] == \
         avdiivka["routes.sieverne_tracks.interdiction_at_full_control"]
     assert "sectors.town.advance_rate" in avdiivka
+    # a path into [pocket] or [capture] sets it only where the scenario has the table, and a
+    # table none of the sieges has leaves its prior out
+    khe_sanh = [p for _, p in doctrine.expand(sieges[1].scenario)]
+    assert "pocket.surrender_shortfall_days" in khe_sanh
+    assert not any(p.startswith(("pocket.", "capture.")) for p in avdiivka)
+    assert "capture.capture_control" not in doctrine.paths
     bad = tmp_path / "bad.toml"
     bad.write_text('[[prior]]\npath = "advance.*.parity"\ndistribution = "uniform"\n'
                    "low = 0.2\nhigh = 0.5\n")
