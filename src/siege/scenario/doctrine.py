@@ -103,8 +103,8 @@ def load_doctrine(path: str | Path, scenarios: Sequence[tuple[str, Scenario]]) -
 def _table_key(path: str) -> bool:
     """True for ``capture.KEY`` or ``pocket.KEY``, a key of an optional table."""
     parts = path.split(".")
-    model = {"capture": Capture, "pocket": Pocket}.get(parts[0])
-    return model is not None and len(parts) == 2 and parts[1] in model.model_fields
+    fields = {"capture": Capture.model_fields, "pocket": Pocket.model_fields}.get(parts[0], {})
+    return len(parts) == 2 and parts[1] in fields
 
 
 def _checked(table: Any, concrete: Any, i: int, scenario: Scenario, file: Path, text: str,
