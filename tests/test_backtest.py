@@ -22,7 +22,7 @@ from siege.analysis.backtest import (
 )
 from siege.errors import CalibrationError, HistoryError
 from siege.scenario.doctrine import load_doctrine
-from siege.scenario.history import load_history
+from siege.scenario.history import load_history, siege_targets
 
 from conftest import run_cli
 
@@ -99,6 +99,14 @@ def test_the_documented_sieges_load_with_their_ends() -> None:
     assert sieges["kut"].end_reason == "surrendered"
 
 
+def test_every_targets_file_loads_as_calibrate_reads_targets() -> None:
+    sieges = load_history(HISTORY)
+    assert len(sieges) == 9
+    for siege in sieges:
+        targets = siege_targets(siege)
+        assert len({t.key for t in targets}) == len(targets) >= 4, siege.name
+
+
 def _copy(folder: Path, *names: str) -> Path:
     folder.mkdir(exist_ok=True)
     for name in names:
@@ -142,6 +150,12 @@ def test_doctrine_wildcards_expand_per_scenario(tmp_path: Path) -> None:
     assert avdiivka["routes.orlivka_road.interdiction_at_full_control"] == \
         avdiivka["routes.sieverne_tracks.interdiction_at_full_control"]
     assert "sectors.town.advance_rate" in avdiivka
+    # a path into [pocket] or [capture] sets it only where the scenario has the table, and a
+    # table none of the sieges has leaves its prior out
+    khe_sanh = [p for _, p in doctrine.expand(sieges[1].scenario)]
+    assert "pocket.surrender_shortfall_days" in khe_sanh
+    assert not any(p.startswith(("pocket.", "capture.")) for p in avdiivka)
+    assert "capture.capture_control" not in doctrine.paths
     bad = tmp_path / "bad.toml"
     bad.write_text('[[prior]]\npath = "advance.*.parity"\ndistribution = "uniform"\n'
                    "low = 0.2\nhigh = 0.5\n")

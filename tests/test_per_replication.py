@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from siege.engines import BlockInputs, run_block
 from siege.model.probes import Probe
+from siege.model.rules import END_REASONS
 from siege.rng import STREAM_BLOCK
-from siege.scenario import scenario_from_dict
-from siege.scenario.compile import build_varied_params, why_not_varied
+from siege.scenario import load_scenario, scenario_from_dict
+from siege.scenario.compile import build_params, build_varied_params, why_not_varied
 
 from conftest import scenario_data
 
@@ -132,3 +135,33 @@ def test_ended_replications_take_their_values_with_them(engine: str, n: int) -> 
     assert np.all(block.columns["end_day"][i % 3 == 0] <= 2.0)
     assert np.all(block.columns["attacker_losses"][i % 3 == 1] == 0.0)
     assert np.all(block.columns["attacker_losses"][i % 3 == 2] > 0.0)
+
+
+DIEN_BIEN_PHU = Path(__file__).resolve().parents[1] / "scenarios" / "history" / "dien_bien_phu.toml"
+POCKET_PATHS = {f"capture.{k}": k for k in ("capture_control", "escape_fraction",
+                                            "escape_fraction_no_routes")} | {
+    f"pocket.{k}": k for k in ("surrender_strength_fraction", "surrender_supply_days",
+                               "surrender_shortfall_days")}
+
+
+@pytest.mark.parametrize(("engine", "n"), [("batch", 200),
+                                           pytest.param("event", 3, marks=pytest.mark.slow)])
+def test_capture_and_pocket_values_equal_to_the_scenario_change_nothing(engine: str,
+                                                                        n: int) -> None:
+    scenario = load_scenario(DIEN_BIEN_PHU)
+    params = build_params(scenario)
+    values = {p: np.full(n, float(getattr(params, k))) for p, k in POCKET_PATHS.items()}
+    assert _same(run_block(engine, scenario, 0, n),
+                 run_block(engine, scenario, 0, n, BlockInputs(values)))
+
+
+def test_a_pocket_threshold_per_replication_changes_its_replications() -> None:
+    scenario = load_scenario(DIEN_BIEN_PHU)
+    n = 200
+    never = np.where(np.arange(n) < n // 2, 0.35, -np.inf)  # the second half never gives up
+    block = run_block("batch", scenario, 0, n, BlockInputs(
+        {"pocket.surrender_strength_fraction": never}))
+    surrendered = block.reason == END_REASONS.index("surrendered")
+    assert surrendered[: n // 2].mean() > surrendered[n // 2:].mean()
+    plain = scenario_from_dict(scenario_data())
+    assert "no [capture] table" in str(why_not_varied(plain, "capture.capture_control"))

@@ -24,7 +24,9 @@ strength of the defender's fortifications" (the fortification multiplier divides
 sector's ``advance_rate`` is then the rate at twice parity (drive 1). The shape of the curve
 (``exponent``; 1 by default: the rate grows in proportion to the excess of combat power over
 parity) is an assumption: Dupuy's tabulated opposed advance rates (Numbers, Predictions and
-War, 1979) were not available to check it against.
+War, 1979) were not available to check it against, and CDB90's battles do not support it: the
+pace of an advance there does not rise with the force ratio, only the chance of advancing does,
+as ``tanh`` has it (:mod:`siege.analysis.advance_fit`, ``docs/scripts/cdb90_advance.py``).
 """
 
 from __future__ import annotations

@@ -192,7 +192,13 @@ _VARYING: dict[str, str] = {
     "policy.decision_latency_days": "decision_latency_days",
     "withdrawal.loss_rate_per_day": "withdrawal_loss_rate",
     "withdrawal.loss_rate_no_routes_per_day": "withdrawal_loss_rate_no_routes",
+    **{f"capture.{key}": key
+       for key in ("capture_control", "escape_fraction", "escape_fraction_no_routes")},
+    **{f"pocket.{key}": key for key in ("surrender_strength_fraction", "surrender_supply_days",
+                                        "surrender_shortfall_days")},
 }
+#: optional tables: their keys vary per replication only where a scenario has the table
+OPTIONAL_TABLES = ("capture", "pocket")
 _SECTOR_KEYS = ("advance_rate", "terrain")  # and advance.multiplier: the sector rates
 _ROUTE_KEYS = {"interdiction_base": "interdiction_base",
                "interdiction_at_full_control": "interdiction_full",
@@ -222,6 +228,8 @@ def why_not_varied(scenario: Scenario, path: str) -> str | None:
     parts = path.split(".")
     if path in _FIXED_WHY:
         why = _FIXED_WHY[path]
+    elif parts[0] in OPTIONAL_TABLES and getattr(scenario, parts[0]) is None:
+        why = f"the scenario has no [{parts[0]}] table"
     elif path in _VARYING or path == "advance.multiplier":
         why = None
     elif len(parts) == 3 and parts[0] == "sectors" and parts[2] in _SECTOR_KEYS:

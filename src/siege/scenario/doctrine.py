@@ -5,9 +5,11 @@
 A doctrine file holds ``[[prior]]`` tables as a calibration file does (``path``,
 ``distribution`` and its parameters), with one addition: a path may name every sector or
 every route with ``*`` (``routes.*.interdiction_at_full_control``), so that one doctrine value
-sets that key on each of them in every siege. Each prior is checked against every siege's
-scenario as a calibration's priors are (the path exists and may take one value per
-replication; its support is valid there).
+sets that key on each of them in every siege; a path into an optional table (``capture.*``,
+``pocket.*``) sets it in the sieges whose scenario has that table and no other (in none, when
+no siege of the folder has the table). Each prior is
+checked against every siege's scenario as a calibration's priors are (the path exists and may
+take one value per replication; its support is valid there).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 from siege.errors import CalibrationError
 from siege.scenario.calibration import Prior, check_prior, located_errors
+from siege.scenario.compile import OPTIONAL_TABLES
+from siege.scenario.pocket import Capture, Pocket
 from siege.scenario.read import read_toml
 from siege.scenario.schema import Scenario
 
@@ -46,8 +50,11 @@ class Doctrine:
 
 def expand_path(path: str, scenario: Scenario) -> list[str]:
     """``path`` with a ``*`` in the place of a sector's or route's name replaced by each of
-    the scenario's (a path without ``*``: itself)."""
+    the scenario's (a path without ``*``: itself); none for a path into an optional table
+    (``[capture]``, ``[pocket]``) that the scenario does not have."""
     parts = path.split(".")
+    if parts[0] in OPTIONAL_TABLES and getattr(scenario, parts[0]) is None:
+        return []
     if WILDCARD not in parts:
         return [path]
     names = {"sectors": scenario.sector_names, "routes": scenario.route_names}
@@ -79,8 +86,10 @@ def load_doctrine(path: str | Path, scenarios: Sequence[tuple[str, Scenario]]) -
             paths = expand_path(pattern, scenario) if isinstance(pattern, str) else [pattern]
             for concrete in paths:
                 checked = _checked(table, concrete, i, scenario, file, text, name)
-        if checked is None:  # no scenario has such a sector or route: check the table alone
-            raise error(loc, f"{pattern!r} names no sector or route of any siege")
+        if checked is None and isinstance(pattern, str) and _table_key(pattern):
+            continue  # a key of a table none of these sieges has: the prior sets nothing
+        if checked is None:  # no scenario has such a sector or route
+            raise error(loc, f"{pattern!r} names no sector, route or table of any siege")
         priors.append(replace(checked, path=str(pattern)))
     seen: dict[str, int] = {}
     for i, prior in enumerate(priors):
@@ -89,6 +98,13 @@ def load_doctrine(path: str | Path, scenarios: Sequence[tuple[str, Scenario]]) -
                         f"(prior[{seen[prior.path]}])")
         seen[prior.path] = i
     return Doctrine(file, tuple(priors))
+
+
+def _table_key(path: str) -> bool:
+    """True for ``capture.KEY`` or ``pocket.KEY``, a key of an optional table."""
+    parts = path.split(".")
+    fields = {"capture": Capture.model_fields, "pocket": Pocket.model_fields}.get(parts[0], {})
+    return len(parts) == 2 and parts[1] in fields
 
 
 def _checked(table: Any, concrete: Any, i: int, scenario: Scenario, file: Path, text: str,

@@ -96,8 +96,18 @@ def load_siege(targets_file: Path) -> DocumentedSiege:
     if "end_reason" not in table or "end_day" not in table:
         raise error(("target",), "the outcome target needs end_reason and end_day (with sd, "
                     "or inside low and high): what the backtest scores")
-    return DocumentedSiege(name, scenario, scenario_file, targets_file, start,
-                           str(table["end_reason"]), float(table["end_day"]), outcome)
+    siege = DocumentedSiege(name, scenario, scenario_file, targets_file, start,
+                            str(table["end_reason"]), float(table["end_day"]), outcome)
+    siege_targets(siege)  # every target must load as `siege calibrate` reads it
+    return siege
+
+
+def siege_targets(siege: DocumentedSiege) -> tuple[Target, ...]:
+    """Every ``[[target]]`` of the siege's targets file, parsed as ``siege calibrate`` parses
+    a calibration file's targets (errors name the file, key and line)."""
+    data, text = read_toml(siege.targets_file, what="targets")
+    return parse_targets(data.get("target"), siege.scenario,
+                         located_errors(siege.targets_file, text))
 
 
 def _outcome(raw: Any, scenario: Scenario, error: Any) -> tuple[Target, dict[str, Any]]:
