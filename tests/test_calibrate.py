@@ -63,6 +63,7 @@ def test_calibrate_writes_each_generation_and_the_posterior(tmp_path: Path) -> N
     assert calibrated.sectors[0].advance_rate == pytest.approx(median, rel=1e-3)
     text = (tmp_path / "calibrated.toml").read_text()
     assert "90 % interval" in text and "# posterior medians" in text
+    assert f"calibrated: siege calibrate {cal.as_posix()}: posterior median" in text
 
 
 def test_resumed_calibration_ends_with_the_same_store(tmp_path: Path) -> None:
