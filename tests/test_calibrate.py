@@ -63,6 +63,16 @@ def test_calibrate_writes_each_generation_and_the_posterior(tmp_path: Path) -> N
     assert calibrated.sectors[0].advance_rate == pytest.approx(median, rel=1e-3)
     text = (tmp_path / "calibrated.toml").read_text()
     assert "90 % interval" in text and "# posterior medians" in text
+    assert f"calibrated: siege calibrate {cal.as_posix()}: posterior median" in text
+    # the README's tables (docs/scripts/calibration_tables.py): one row per parameter and
+    # per target component, the medians as the store has them
+    sys.path.insert(0, str(ROOT / "docs" / "scripts"))
+    from calibration_tables import tables
+
+    markdown = tables(str(store), draws=10)
+    rows = [line for line in markdown.splitlines() if line.startswith("| `")]
+    assert [r.split("`")[1] for r in rows] == posterior.column("path").to_pylist()
+    assert "| west_road_cut |" in markdown and "| in 90 % |" in markdown
 
 
 def test_resumed_calibration_ends_with_the_same_store(tmp_path: Path) -> None:

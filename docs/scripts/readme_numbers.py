@@ -37,6 +37,7 @@ from siege.analysis.findings import findings as find
 from siege.analysis.precision import Precision, parse_precision
 from siege.output.sentences import lead_sentence
 from siege.results.sets import load_result_sets
+from siege.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -146,22 +147,28 @@ def narrative() -> str:
                      / base["measures"]["attacker_losses"]["median"])
     days = (30, 90, 150, 210, 240)
     later = ", ".join(f"{rolling[d]:.1f} on day {d}" for d in days[1:])
+    horizon = load_scenario(SCENARIOS / "bakhmut.toml").simulation.horizon_days
+    ends = (f"the median replication ends on day {end:.0f} ({_date(end)}; the town fell on "
+            f"about day 292), and {100 * held:.0f} % hold to the horizon" if end < horizon else
+            f"{100 * held:.0f} % of replications hold to the horizon (day {horizon:.0f}, "
+            f"{_date(horizon)}; the town fell on about day 292), the median replication too")
+    gain = d_end.statistics["median"].estimate
+    buys = (f"buys {gain:.0f} more days in the median" if round(gain) else
+            "does not move the median end day")
     return (
-        f"In the reference scenario the siege lasts months: the median replication ends on day "
-        f"{end:.0f} ({_date(end)}; the town fell on about day 292), and "
-        f"{100 * held:.0f} % hold to the horizon. The median rolling 14-day exchange ratio of the "
-        f"replications still running is {rolling[days[0]]:.1f} on day {days[0]} in the "
-        f"defender's favour and erodes as the fortification advantage goes and the flanks "
-        f"fall: {later} (the article: the advantage \"is not great\" by April). The northern "
-        f"flank is half taken by day {north} in the median, and two of the three roads are "
-        f"under fire by day {roads:.0f} in the median replication (when the early-withdrawal "
-        f"variant leaves). Holding to the end buys {d_end.statistics['median'].estimate:.0f} "
-        f"more days in the median ({co['hold']:.1f} days beyond the counter-offensive's "
-        f"readiness on average, against {co['base']:.1f}) but loses the garrison in "
-        f"{100 * lost:.0f} % of replications; withdrawing at the "
-        f"first two roads under fire gives up {give_up:.0f} days in the median and "
-        f"{100 * inflicted:.0f} % of the attacker losses inflicted. These are properties of a "
-        f"documented, assumption-laden model, not predictions.\n")
+        f"In the reference scenario the siege lasts months: {ends}. The median rolling 14-day "
+        f"exchange ratio of the replications still running is {rolling[days[0]]:.1f} on day "
+        f"{days[0]} in the defender's favour and erodes as the fortification advantage goes "
+        f"and the flanks fall: {later} (the article: the advantage \"is not great\" by "
+        f"April). The northern flank is half taken by day {north} in the median, and two of "
+        f"the three roads are under fire by day {roads:.0f} in the median replication (when "
+        f"the early-withdrawal variant leaves). Holding to the end {buys} and keeps the "
+        f"garrison in the town {co['hold']:.1f} days beyond the counter-offensive's readiness "
+        f"on average (against {co['base']:.1f}), but loses it in {100 * lost:.0f} % of "
+        f"replications; withdrawing at the first two roads under fire gives up "
+        f"{give_up:.0f} days in the median and {100 * inflicted:.0f} % of the attacker losses "
+        f"inflicted. These are properties of a documented, assumption-laden model, not "
+        f"predictions.\n")
 
 
 def paired() -> str:

@@ -49,6 +49,7 @@ ACCEPTANCE_FLOOR = 1e-3  # the least acceptance a batch is sized for
 BATCH_MARGIN = 1.2  # proposals per expected acceptance needed, in a batch
 MAX_BATCH = 1 << 18  # proposals in one batch
 MAX_REDRAWS = 1000  # rounds of redrawing proposals outside the prior's support
+MAX_DRAWN = 1 << 22  # numbers drawn in one round of redrawing: candidates times d * d
 
 
 class Simulator(Protocol):
@@ -212,24 +213,37 @@ def propose(
     prev: Population | None, prior: JointPrior, factors: F64 | None, m: int,
     rng: np.random.Generator,
 ) -> tuple[F64, F64]:
-    """``m`` proposals inside the prior's support: values and working-scale coordinates."""
+    """``m`` proposals inside the prior's support: values and working-scale coordinates.
+
+    Each proposal is drawn again until it falls inside; after the first round every proposal
+    still missing draws several candidates at once (about two expected inside, from the last
+    round's share) and keeps the first inside: in many dimensions a kernel around a population
+    of uniform priors may keep under 1 % of its draws inside."""
     z = np.empty((m, prior.d))
     todo = np.arange(m)
+    tries = 1  # candidates drawn per missing proposal in this round
     for _ in range(MAX_REDRAWS):
+        k = todo.size * tries
         if prev is None:
-            draw = prior.sample_z(rng, todo.size)
+            draw = prior.sample_z(rng, k)
         else:
             assert factors is not None
-            parents = rng.choice(prev.weights.size, size=todo.size, p=prev.weights)
-            noise = rng.standard_normal((todo.size, prior.d))
+            parents = rng.choice(prev.weights.size, size=k, p=prev.weights)
+            noise = rng.standard_normal((k, prior.d))
             draw = prior.to_z(prev.values[parents]) + np.einsum(
                 "mij,mj->mi", factors[parents], noise)
-        z[todo] = draw
-        _, zc = canonical(prior, z[todo])
+        _, zc = canonical(prior, draw)
         inside = np.isfinite(prior.logpdf_z(zc)) & np.isfinite(zc).all(axis=1)
-        todo = todo[~inside]
+        each = inside.reshape(todo.size, tries)
+        found = each.any(axis=1)
+        first = np.argmax(each, axis=1)[found]
+        z[todo[found]] = draw.reshape(todo.size, tries, prior.d)[found, first]
+        todo = todo[~found]
         if todo.size == 0:
             return canonical(prior, z)
+        most = max(1, MAX_DRAWN // (prior.d * prior.d * todo.size))
+        share = float(inside.mean())
+        tries = most if share * most < 2.0 else math.ceil(2.0 / share)
     raise RuntimeError("the perturbation kernel keeps leaving the prior's support")
 
 

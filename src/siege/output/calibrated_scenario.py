@@ -4,6 +4,7 @@ intervals in a comment; every other line as it was."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from siege.analysis.calibrate import PosteriorSummary
@@ -16,11 +17,16 @@ from siege.scenario.read import read_toml
 
 
 def calibrated_values(summary: PosteriorSummary) -> dict[str, tuple[float, str]]:
-    """Each calibrated path's posterior median (4 significant digits) and its comment."""
+    """Each calibrated path's posterior median (4 significant digits) and its comment, which
+    names the command that calibrated it (the file relative to the working folder, if in it)."""
+    file = summary.calibration.file
+    with contextlib.suppress(ValueError):
+        file = file.relative_to(Path.cwd())
     out = {}
     for p in summary.parameters:
-        comment = (f"calibrated: posterior median; 90 % interval {num(p.q05)}–{num(p.q95)}, "
-                   f"50 % {num(p.q25)}–{num(p.q75)} (prior {p.prior.describe()})")
+        comment = (f"calibrated: siege calibrate {file.as_posix()}: posterior median; 90 % "
+                   f"interval {num(p.q05)}–{num(p.q95)}, 50 % {num(p.q25)}–{num(p.q75)} "
+                   f"(prior {p.prior.describe()})")
         out[p.path] = (float(num(p.median)), comment)
     return out
 
