@@ -6,22 +6,39 @@ The fit is the ABC-SMC of ``siege calibrate`` (:func:`siege.analysis.abc.abc_smc
 joint distance: a particle is one doctrine parameter set, simulated on every training siege
 (``replications_per_particle`` replications each, through
 :func:`siege.run.calibrate.simulate_particles`), its summary the concatenation of the sieges'
-outcome components (end reason and end day, scaled as ``siege calibrate`` scales them), so the
-distance is the root of the summed squared scaled misses over all training sieges. The fit
-sees only the training sieges: the left-out siege's targets never reach it. The prediction
-draws one particle per replication from the posterior's weights (as ``siege simulate
---posterior`` does) and simulates the left-out siege with the same seed as the plain backtest.
+outcome components (end reason and end day, scaled as ``siege calibrate`` scales them).
+
+Each siege's part of the distance is normalised (:func:`siege_scales`): divided by its median
+over the first generation (particles from the prior), floored at 1, before the parts are
+summed in squares. Unnormalised, a siege the model cannot reach (Sevastopol: no replication is
+captured, and the observed day lies above every simulated one) misses by ~100 scaled units
+under every particle, so its part sets the joint distance and the fit follows its small
+differences and ignores every other siege. Scaling each summary by a robust spread of its
+simulations is the usual remedy in ABC with several summaries (Prangle 2017, "Adapting the
+ABC distance function", Bayesian Analysis 12(1), 289-309, who recomputes the scales in every
+generation from its median absolute deviations); here the unit is a siege, the spread is
+measured from the observation (the median miss), not from the simulations' median (a siege
+missed by the same large amount under every particle has a small MAD and would be blown up,
+not tamed), and the scales are fixed after the prior generation so that ABC-SMC's tolerances
+stay comparable between generations. The floor keeps a siege the prior already meets (median
+miss under one observation's uncertainty: the held sieges, whose median miss is 0) in its own
+units instead of inflating its noise. The first generation is simulated once and rescored.
+
+The fit sees only the training sieges: the left-out siege's targets never reach it. The
+prediction draws one particle per replication from the posterior's weights (as ``siege
+simulate --posterior`` does) and simulates the left-out siege with the same seed as the plain
+backtest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.analysis.abc import AbcResult, Observations, Population, abc_smc
+from siege.analysis.abc import AbcResult, Observations, Population, abc_smc, scaled_distance
 from siege.analysis.backtest import SiegeScore, score_siege
 from siege.analysis.calibrate import observations
 from siege.analysis.priors import JointPrior
@@ -59,12 +76,23 @@ def _score(siege: DocumentedSiege, run: SiegeRun) -> SiegeScore:
 @dataclass(frozen=True)
 class Fold:
     """One fold of the leave-one-out: the siege left out, the fit on the others (its
-    generations and why it stopped) and the left-out siege's score."""
+    generations and why it stopped, each training siege's scale) and the left-out siege's
+    score."""
 
     left_out: str
     training: tuple[str, ...]
     fit: AbcResult
     score: SiegeScore
+    scales: tuple[float, ...]  # each training siege's scale (:func:`siege_scales`)
+
+
+@dataclass(frozen=True)
+class JointFit:
+    """The ABC-SMC of the doctrine on the training sieges and each siege's scale, its part of
+    the distance divided by it (:func:`siege_scales`; in the order of ``training``)."""
+
+    result: AbcResult
+    scales: tuple[float, ...]
 
 
 def fold_seed(seed: int, name: str) -> int:
@@ -89,9 +117,11 @@ def leave_one_out(
                            seed=fold_seed(root, siege.name),
                            replications_per_particle=replications_per_particle,
                            engine=engine, block_size=block_size)
-        run = predict(siege, doctrine, fit.posterior, executor, replications=replications,
-                      draw_seed=root, seed=seed, engine=engine, block_size=block_size)
-        folds.append(Fold(siege.name, tuple(s.name for s in training), fit, _score(siege, run)))
+        run = predict(siege, doctrine, fit.result.posterior, executor,
+                      replications=replications, draw_seed=root, seed=seed, engine=engine,
+                      block_size=block_size)
+        folds.append(Fold(siege.name, tuple(s.name for s in training), fit.result,
+                          _score(siege, run), fit.scales))
         if on_fold is not None:
             on_fold(folds[-1])
     return folds
@@ -101,9 +131,10 @@ def fit_doctrine(
     training: Sequence[DocumentedSiege], doctrine: Doctrine, executor: Executor, *,
     settings: AbcSettings, seed: int, replications_per_particle: int = 1,
     engine: str = "batch", block_size: int | None = None,
-) -> AbcResult:
+) -> JointFit:
     """ABC-SMC of the doctrine parameters on the outcome targets of the ``training`` sieges
-    jointly (nothing else is read)."""
+    jointly (nothing else is read), each siege's part normalised by :func:`siege_scales` of
+    the first generation (which is simulated once, then rescored)."""
     if not training:
         raise ValueError("the doctrine is fitted on at least one siege")
     simulator = _JointSimulator(tuple(_calibration(s, doctrine, settings, seed,
@@ -112,9 +143,29 @@ def fit_doctrine(
                                 tuple(_columns(s, doctrine) for s in training),
                                 tuple(s.name for s in training), executor, engine,
                                 block_size, replications_per_particle)
-    return abc_smc(simulator, JointPrior.of(doctrine.priors),
-                   _joint_observations(simulator.calibrations), settings, seed,
-                   replications_per_particle=replications_per_particle * len(training))
+    prior = JointPrior.of(doctrine.priors)
+    observed = _joint_observations(simulator.calibrations)
+    reps = replications_per_particle * len(training)
+    first = abc_smc(simulator, prior, observed,
+                    replace(settings, max_generations=min(1, settings.max_generations)), seed,
+                    replications_per_particle=reps)
+    if not first.populations:
+        return JointFit(first, (1.0,) * len(training))
+    scales = siege_scales(first.populations[0])
+    normalised = replace(observed, scale=observed.scale * scales[observed.target])
+    distances, parts = scaled_distance(first.populations[0].summaries, normalised)
+    rescored = replace(first.populations[0], distances=distances, parts=parts)
+    result = abc_smc(simulator, prior, normalised, settings, seed,
+                     replications_per_particle=reps, history=[rescored])
+    return JointFit(result, tuple(float(x) for x in scales))
+
+
+def siege_scales(prior_generation: Population) -> F64:
+    """Each training siege's scale: the median of its part of the distance over a generation
+    drawn from the prior (one target per siege: parts are sieges), at least 1 (one
+    observation's uncertainty); 1 where more than half the particles miss infinitely."""
+    median = np.median(prior_generation.parts, axis=0)
+    return np.where(np.isfinite(median), np.maximum(median, 1.0), 1.0)
 
 
 def predict(

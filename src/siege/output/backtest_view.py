@@ -98,5 +98,6 @@ def backtest_dict(scores: Sequence[SiegeScore], *, replications: int, seed: int 
             "training": list(f.training), "generations": len(f.fit.populations),
             "stopped": f.fit.stopped, "tolerance": f.fit.posterior.tolerance,
             "ess": f.fit.posterior.ess, "simulations": f.fit.simulations,
+            "siege_scales": dict(zip(f.training, f.scales, strict=True)),
             "doctrine_median": _medians(f, doctrine_paths)} for f in folds}
     return {"sieges": [s.scores() for s in scores], "summary": extra}
