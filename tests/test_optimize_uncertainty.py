@@ -224,28 +224,11 @@ def test_resume_with_a_sweep_ensemble_is_identical(tmp_path: Path) -> None:
         assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
 
 
-KILLED = """seed = 4
-replications = 256
-[search]
-population = 6
-generations = 3
-[racing]
-max_replications = 512
-resamples = 100
-[[lever]]
-path = "defender.strength"
-low = 15000
-high = 25000
-integer = true
-[[objective]]
-measure = "attacker_losses"
-statistic = "mean"
-direction = "max"
-[[objective]]
-measure = "defender_losses"
-statistic = "mean"
-direction = "min"
-"""
+KILLED = (SEARCHED.format(robust="").replace("replications = 48", "replications = 256")
+          .replace("population = 4", "population = 6").replace("generations = 2",
+                                                                "generations = 3")
+          .replace("max_replications = 96", "max_replications = 512"))
+assert KILLED.count("256") == 1 and "generations = 3" in KILLED
 
 
 @pytest.mark.slow  # a real kill -9 of `siege optimize`, then --resume
