@@ -162,6 +162,28 @@ def test_bad_uncertainty_names_key_and_line(tmp_path: Path, uncertainty: str, ro
     assert err.line is not None
 
 
+INLINE = """[uncertainty.design]
+method = "grid"
+[[uncertainty.parameter]]
+path = "attrition.defender_kill_rate"
+values = [0.045, 0.06]
+"""
+
+
+def test_an_inline_design_is_the_sweep_files(tmp_path: Path) -> None:
+    inline = load_optimization(write_opt(tmp_path, INLINE)).ensemble
+    sweep = load_optimization(write_opt(
+        tmp_path, f'[uncertainty]\nsweep = "{two_member_sweep(tmp_path)}"\n')).ensemble
+    assert inline is not None and sweep is not None
+    assert inline.members == sweep.members and len(inline.members) == 2
+    path = write_opt(tmp_path, INLINE.replace("values = [0.045, 0.06]", "low = 0.05"))
+    with pytest.raises(OptimizeError) as info:
+        load_optimization(path)
+    err = info.value
+    assert err.key == "uncertainty.parameter[0].high" and "finite number" in str(err), str(err)
+    assert err.line is not None
+
+
 def test_levers_may_not_be_in_the_ensemble(tmp_path: Path) -> None:
     sweep = two_member_sweep(tmp_path)
     path = write_opt(tmp_path, f'[uncertainty]\nsweep = "{sweep}"\n')

@@ -10,6 +10,8 @@
   members; a candidate runs at every member, the member's values applied to the base scenario
   with the candidate's lever values, each member on the optimization's seed and replications.
   A path may not be both a lever and a design parameter (which would win is a guess).
+- the same design inline: ``[uncertainty.design]``, ``[[uncertainty.parameter]]`` and
+  ``[uncertainty.fixed]``, read as a sweep file's are (with the optimization's scenario).
 
 :func:`load_ensemble` checks either against the base scenario and the levers; every fault is
 an :class:`~siege.errors.OptimizeError` made by the caller's ``bad(key, message)``.
@@ -17,6 +19,7 @@ an :class:`~siege.errors.OptimizeError` made by the caller's ``bad(key, message)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +27,12 @@ from typing import Any
 
 from siege.errors import CalibrationError, OptimizeError, ScenarioError, SweepError
 from siege.run.calibration_store import CalibrationStore
-from siege.run.sweep_file import design, load_sweep
+from siege.run.sweep_file import Sweep, design, load_sweep, parse_sweep
 from siege.scenario import Scenario
 from siege.scenario.compile import why_not_varied
 
 MAX_MEMBERS = 1_000  # members of a sweep ensemble: each multiplies every candidate's runs
+INLINE_KEYS = ("design", "parameter", "fixed")  # an inline design's keys in [uncertainty]
 _PARTICLE_COLUMNS = ("particle", "weight", "distance")
 
 
@@ -51,18 +55,50 @@ class Ensemble:
         return out
 
 
-def load_ensemble(posterior: str | None, sweep: str | None, file: Path, base: Scenario,
-                  levers: Sequence[str],
+def load_ensemble(table: dict[str, Any], file: Path, base: Scenario, levers: Sequence[str],
                   bad: Callable[[str, str], OptimizeError]) -> Ensemble:
-    """Check an ``[uncertainty]`` table's ``posterior`` or ``sweep`` (paths relative to the
-    optimization ``file``) against the base scenario and the lever paths."""
-    if (posterior is None) == (sweep is None):
+    """Check an ``[uncertainty]`` table (``posterior`` or ``sweep``, paths relative to the
+    optimization ``file``, or an inline design, with the optimization's ``scenario`` put in
+    it) against the base scenario and the lever paths."""
+    given = [f"{k} = ..." for k in ("posterior", "sweep") if table.get(k) is not None]
+    if any(table.get(k) is not None for k in INLINE_KEYS):
+        given.append("an inline design")
+    if len(given) != 1:
         raise bad("uncertainty", "give one of posterior = \"CAL.store\" (a calibration "
-                  "store) or sweep = \"SWEEP.toml\" (a sweep file whose design is the ensemble)")
-    if posterior is not None:
-        return _posterior((file.parent / posterior).resolve(), base, levers, bad)
-    assert sweep is not None
-    return _sweep((file.parent / sweep).resolve(), base, levers, bad)
+                  "store), sweep = \"SWEEP.toml\" (a sweep file whose design is the ensemble) "
+                  "or an inline design ([uncertainty.design] and [[uncertainty.parameter]])"
+                  + (f"; got {' and '.join(given)}" if given else ""))
+    if table.get("posterior") is not None:
+        return _posterior((file.parent / table["posterior"]).resolve(), base, levers, bad)
+    if table.get("sweep") is not None:
+        path = (file.parent / table["sweep"]).resolve()
+        try:
+            sweep = load_sweep(path)
+        except (SweepError, ScenarioError) as exc:
+            raise bad("uncertainty.sweep", str(exc)) from None
+        return _sweep(sweep, path, "uncertainty.sweep", base, levers, bad)
+    data = {k: table[k] for k in (*INLINE_KEYS, "scenario") if table.get(k) is not None}
+    try:
+        sweep = parse_sweep(data, file)
+    except SweepError as exc:
+        raise _inline_error(str(exc), data, bad) from None
+    return _sweep(sweep, file, "uncertainty", base, levers, bad)
+
+
+def _inline_error(message: str, data: dict[str, Any],
+                  bad: Callable[[str, str], OptimizeError]) -> OptimizeError:
+    """A sweep file's message (``FILE: key 'parameter 'PATH'.high': ...``) about an inline
+    design, under the key it has in the optimization file (``uncertainty.parameter[0].high``)."""
+    found = re.match(r"^.*?: key '(.+?)': (.*)$", message, re.S)
+    if found is None:
+        return bad("uncertainty", message)
+    key, text = found.groups()
+    named = re.match(r"^parameter '([^']+)'(.*)$", key)
+    if named is not None:
+        paths = [p.get("path") if isinstance(p, dict) else None for p in data["parameter"]]
+        if named.group(1) in paths:
+            key = f"parameter[{paths.index(named.group(1))}]{named.group(2)}"
+    return bad(f"uncertainty.{key}", text)
 
 
 def _posterior(path: Path, base: Scenario, levers: Sequence[str],
@@ -88,14 +124,11 @@ def _posterior(path: Path, base: Scenario, levers: Sequence[str],
     return Ensemble("posterior", path, sha, ({},))
 
 
-def _sweep(path: Path, base: Scenario, levers: Sequence[str],
+def _sweep(sweep: Sweep, path: Path, key: str, base: Scenario, levers: Sequence[str],
            bad: Callable[[str, str], OptimizeError]) -> Ensemble:
-    key = "uncertainty.sweep"
-    try:
-        sweep = load_sweep(path)
-        points = design(sweep).values
-    except (SweepError, ScenarioError) as exc:
-        raise bad(key, str(exc)) from None
+    """The members of a checked design (``path``: its sweep file, or the optimization file
+    for an inline one; ``key``: where a fault is reported)."""
+    points = design(sweep).values
     if len(points) > MAX_MEMBERS:
         raise bad(key, f"the design has {len(points):,} points; an ensemble may have at most "
                   f"{MAX_MEMBERS:,} members (each multiplies every candidate's runs)")

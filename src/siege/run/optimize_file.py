@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -142,10 +143,15 @@ class Constraint(_Statistic):
 
 
 class Uncertainty(_Strict):
-    """``[uncertainty]``: a calibration store's ``posterior`` or a ``sweep`` file's design."""
+    """``[uncertainty]``: a calibration store's ``posterior``, a ``sweep`` file's design, or
+    a design inline (a sweep file's ``design``, ``parameter`` and ``fixed`` tables, checked
+    as a sweep file's are)."""
 
     posterior: str | None = Field(None, min_length=1)
     sweep: str | None = Field(None, min_length=1)
+    design: dict[str, Any] | None = None
+    parameter: list[dict[str, Any]] | None = None
+    fixed: dict[str, Any] | None = None
 
 
 class OptimizeFile(_Strict):
@@ -217,8 +223,12 @@ def _error(file: Path, text: str, loc: tuple[Any, ...], message: str) -> Optimiz
     key = ""
     for part in loc:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return OptimizeError(message, file=str(file), key=key or None,
-                         line=find_line(text, loc) if loc else None)
+    line = None
+    for end in range(len(loc), 0, -1):  # a missing key: the line of the table it belongs in
+        line = find_line(text, loc[:end])
+        if line is not None:
+            break
+    return OptimizeError(message, file=str(file), key=key or None, line=line)
 
 
 def parse_optimization(data: dict[str, Any], file: Path, text: str) -> Optimization:
@@ -283,19 +293,22 @@ def parse_optimization(data: dict[str, Any], file: Path, text: str) -> Optimizat
 def _ensemble(spec: OptimizeFile, file: Path, text: str, base: Scenario,
               levers: list[str]) -> Ensemble | None:
     """The checked ``[uncertainty]``; a robust statistic other than the mean needs a sweep."""
-    sweep = spec.uncertainty is not None and spec.uncertainty.sweep is not None
+    given = spec.uncertainty.model_dump() if spec.uncertainty is not None else {}
+    sweep = given.get("posterior") is None and any(v is not None for v in given.values())
     for name, items in (("objective", spec.objective), ("constraint", spec.constraint)):
         for i, item in enumerate(items):
             if item.robust != "mean" and not sweep:
                 raise _error(file, text, (name, i, "robust"),
                              f"robust = \"{item.robust}\" is a statistic over an ensemble's "
-                             "members: it needs [uncertainty] sweep = \"SWEEP.toml\" (a "
-                             "posterior's draws are pooled, so its statistic is the mean)")
+                             "members: it needs [uncertainty] sweep = \"SWEEP.toml\" or an "
+                             "inline design (a posterior's draws are pooled: its statistic "
+                             "is the mean)")
     if spec.uncertainty is None:
         return None
 
-    def bad(key: str, message: str) -> OptimizeError:
-        return _error(file, text, tuple(key.split(".")), message)
+    def bad(key: str, message: str) -> OptimizeError:  # "uncertainty.parameter[0].high"
+        loc = [int(p[1:-1]) if p.startswith("[") else p
+               for p in re.findall(r"\[\d+\]|[^.\[\]]+", key)]
+        return _error(file, text, tuple(loc), message)
 
-    return load_ensemble(spec.uncertainty.posterior, spec.uncertainty.sweep, file, base,
-                         levers, bad)
+    return load_ensemble({**given, "scenario": spec.scenario}, file, base, levers, bad)
