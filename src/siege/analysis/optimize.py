@@ -16,6 +16,10 @@ the resamples. Each round, every member of an unsettled pair gets ``replications
 (up to ``max_replications``); rounds go on until every pair is settled or no unsettled
 candidate may have more. Each round's decision is logged in the store before it runs, so a
 resumed run replays it.
+
+Under a sweep ensemble every criterion is its statistic per member reduced over the members
+by its ``robust`` statistic (:func:`siege.analysis.pareto.estimate`); replications mean each
+member's (a candidate at R replications ran M x R).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from siege.analysis.pareto import (
     settled,
 )
 from siege.errors import OptimizeError
-from siege.run.optimize_eval import Evaluator, Job
+from siege.run.executors import Executor
+from siege.run.optimize_eval import Evaluator, Job, ScenarioEvaluator
 from siege.run.optimize_file import Optimization
 from siege.run.optimize_store import LEVERS_KEY, SEARCH_KEY, OptimizeStore
 
@@ -57,6 +62,7 @@ class Criterion:
     sign: float = 1.0
     op: str | None = None
     value: float = 0.0
+    robust: str = "mean"
 
     def replications(self, table: pa.Table) -> F64:
         """The criterion's value in each replication (an indicator for a probability)."""
@@ -75,9 +81,11 @@ def criteria(opt: Optimization) -> tuple[list[Criterion], list[Criterion]]:
     spec = opt.spec
     objectives = [Criterion(o.key, o.statistic, o.measure,
                             tuple(o.reasons) if o.reasons else None,
-                            -1.0 if o.direction == "max" else 1.0) for o in spec.objective]
+                            -1.0 if o.direction == "max" else 1.0, robust=o.robust)
+                  for o in spec.objective]
     constraints = [Criterion(c.key, c.statistic, c.measure,
-                             tuple(c.reasons) if c.reasons else None, op=c.op, value=c.value)
+                             tuple(c.reasons) if c.reasons else None, op=c.op, value=c.value,
+                             robust=c.robust)
                    for c in spec.constraint]
     return objectives, constraints
 
@@ -87,7 +95,7 @@ class Candidate:
     """One evaluated set of lever values: its id (in order of first appearance), the
     generation that first asked for it, the estimates the search saw (objectives then
     constraints, from its first replications) and its current replications' values
-    ``(criteria, R)``."""
+    ``(criteria, members, R)``."""
 
     id: int
     levers: dict[str, Any]
@@ -97,7 +105,7 @@ class Candidate:
 
     @property
     def replications(self) -> int:
-        return int(self.values.shape[1])
+        return int(self.values.shape[-1])
 
 
 @dataclass
@@ -136,6 +144,20 @@ def lever_values(opt: Optimization, unit: F64) -> dict[str, Any]:
     return out
 
 
+def scenario_evaluator(opt: Optimization, executor: Executor) -> ScenarioEvaluator:
+    """The model's evaluator of an optimization, over its ensemble: a sweep's members, or
+    posterior draws for as many replications as a candidate may reach (a run of fewer takes
+    the first ones: the draws ``siege simulate --posterior`` makes for that many)."""
+    from siege.analysis.calibrate import posterior_values
+
+    ens = opt.ensemble
+    if ens is not None and ens.kind == "posterior":
+        values, meta = posterior_values(ens.path, opt.max_replications, opt.seed)
+        return ScenarioEvaluator(opt.base, opt.seed, executor, values=values, metadata=meta)
+    return ScenarioEvaluator(opt.base, opt.seed, executor,
+                             members=ens.members if ens is not None else None)
+
+
 class _Loop:
     """The state of one run: candidates by lever values, the store, the evaluator."""
 
@@ -145,13 +167,15 @@ class _Loop:
         self.objectives, self.constraints = criteria(opt)
         self.all = [*self.objectives, *self.constraints]
         self.statistics = [c.statistic for c in self.all]
+        self.robust = [c.robust for c in self.all]
         self.candidates: list[Candidate] = []
         self.by_key: dict[str, int] = {}
         self.run_count = 0
         self.status = Progress(0, opt.spec.search.generations, 0, 0)
 
     def values(self, table: pa.Table) -> F64:
-        return np.array([c.replications(table) for c in self.all]).reshape(len(self.all), -1)
+        return np.array([c.replications(table) for c in self.all]).reshape(
+            len(self.all), self.opt.members, -1)
 
     def ask(self, units: F64, generation: int) -> list[int]:
         """Candidate ids of a generation's points: new ones evaluated (or read back)."""
@@ -163,7 +187,7 @@ class _Loop:
                 cid = len(self.candidates)
                 self.by_key[key] = cid
                 self.candidates.append(Candidate(cid, levers, generation, np.empty(0),
-                                                 np.empty((len(self.all), 0))))
+                                                 np.empty((len(self.all), 1, 0))))
                 if not self._read_back(cid):
                     jobs.append(Job(cid, levers, self.opt.replications))
             ids.append(self.by_key[key])
@@ -189,7 +213,7 @@ class _Loop:
             cand = self.candidates[job.candidate]
             values = self.values(table)
             if job.kept is None:  # the first evaluation: what the search sees
-                cand.search = estimate(values, self.statistics)
+                cand.search = estimate(values, self.statistics, self.robust)
             record = json.dumps({c.key: float(v) for c, v in zip(self.all, cand.search,
                                                                    strict=True)})
             meta = dict(table.schema.metadata or {})
@@ -260,8 +284,10 @@ def run_optimization(
 class Resampler:
     """Paired bootstrap statistics of candidates, cached by (candidate, replications used)."""
 
-    def __init__(self, seed: int, resamples: int, statistics: list[str]) -> None:
+    def __init__(self, seed: int, resamples: int, statistics: list[str],
+                 robust: list[str] | None = None) -> None:
         self.seed, self.resamples, self.statistics = seed, resamples, statistics
+        self.robust = robust
         self._cache: dict[tuple[int, int, int], F64] = {}
 
     def stats(self, cand: Candidate, m: int) -> F64:
@@ -269,7 +295,8 @@ class Resampler:
         key = (cand.id, cand.replications, m)
         if key not in self._cache:
             index = bootstrap_indices(self.seed, m, self.resamples)
-            self._cache[key] = bootstrap(cand.values[:, :m], self.statistics, index)
+            self._cache[key] = bootstrap(cand.values[..., :m], self.statistics, index,
+                                         self.robust)
         return self._cache[key]
 
     def matrix(self, cands: list[Candidate], signs: F64) -> F64:
@@ -295,7 +322,8 @@ def current(loop_candidates: list[Candidate], statistics: list[str], objectives:
     """Every candidate's minimised objectives and whether it meets the constraints, from
     all its replications."""
     n_obj = len(objectives)
-    est = np.array([estimate(c.values, statistics) for c in loop_candidates])
+    robust = [c.robust for c in (*objectives, *constraints)]
+    est = np.array([estimate(c.values, statistics, robust) for c in loop_candidates])
     f = est[:, :n_obj] * np.array([c.sign for c in objectives])
     ok = np.ones(len(loop_candidates), dtype=bool)
     for j, c in enumerate(constraints):
@@ -308,7 +336,7 @@ def race(loop: _Loop) -> list[dict[int, int]]:
     opt = loop.opt
     racing = opt.spec.racing
     signs = np.array([c.sign for c in loop.objectives])
-    sampler = Resampler(opt.seed, racing.resamples, loop.statistics)
+    sampler = Resampler(opt.seed, racing.resamples, loop.statistics, loop.robust)
     logged = loop.store.read_racing()
     rounds: list[dict[int, int]] = []
     while True:

@@ -40,7 +40,8 @@ class Interval:
 @dataclass(frozen=True)
 class Member:
     """A front member: candidate id, lever values, replications, seed, objectives and
-    constraint statistics by key."""
+    constraint statistics by key, and the ``[uncertainty]`` ensemble it was evaluated over
+    (the posterior or sweep, its hash, a sweep's members; None without one)."""
 
     candidate: int
     levers: dict[str, Any]
@@ -49,6 +50,7 @@ class Member:
     objectives: dict[str, Interval]
     constraints: dict[str, float]
     same_outcomes: tuple[int, ...] = ()  # other candidates with identical replications
+    ensemble: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class Member:
                            for k, v in self.objectives.items()},
             "constraints": dict(self.constraints),
             "same_outcomes": list(self.same_outcomes),
+            **({"ensemble": self.ensemble} if self.ensemble is not None else {}),
         }
 
 
@@ -101,7 +104,8 @@ def summarise(search: Search) -> OptimizeResult:
         rank[feasible] = ranks(f[feasible])
     members, same = _distinct([search.candidates[i] for i in feasible[rank[feasible] == 1]])
     racing = opt.spec.racing
-    sampler = Resampler(opt.seed, racing.resamples, stats)
+    robust = [c.robust for c in (*search.objectives, *search.constraints)]
+    sampler = Resampler(opt.seed, racing.resamples, stats, robust)
     front = [_member(c, search, sampler, same[c.id]) for c in members]
     dominance = sampler.matrix(members, signs)
     keys = [c.key for c in search.objectives]
@@ -135,14 +139,16 @@ def _member(cand: Candidate, search: Search, sampler: Resampler,
             same: tuple[int, ...]) -> Member:
     n_obj = len(search.objectives)
     stats = sampler.statistics
-    est = estimate(cand.values, stats)
+    est = estimate(cand.values, stats, sampler.robust)
     boot = sampler.stats(cand, cand.replications)
     low, high = np.nanquantile(boot, [0.025, 0.975], axis=0)
     objectives = {c.key: Interval(float(est[i]), float(low[i]), float(high[i]))
                   for i, c in enumerate(search.objectives)}
     constraints = {c.key: float(est[n_obj + j]) for j, c in enumerate(search.constraints)}
+    ensemble = search.opt.ensemble
     return Member(cand.id, dict(cand.levers), cand.replications, search.opt.seed,
-                  objectives, constraints, same)
+                  objectives, constraints, same,
+                  ensemble.to_dict() if ensemble is not None else None)
 
 
 def _generations(search: Search) -> list[Generation]:

@@ -5,6 +5,11 @@ Everything here is in minimisation form: a criterion to maximise enters with its
 flipped. Candidates are compared in pairs on the same replications (common random numbers):
 the bootstrap draws the same replication indices for every candidate with the same number of
 replications, so a resample keeps each replication's pairing.
+
+Under an ensemble (``[uncertainty] sweep``: members), a candidate's values are ``(k, M, R)``:
+each criterion's statistic is taken per member over its replications, then reduced over the
+members by a *robust* statistic (:data:`ROBUST`); the bootstrap draws the same replication
+indices in every member (members share their seeds), and keeps the members as they are.
 """
 
 from __future__ import annotations
@@ -35,9 +40,37 @@ STATISTICS: dict[str, Callable[[F64], F64]] = {
 }
 
 
-def estimate(values: F64, statistics: Sequence[str]) -> F64:
-    """Each criterion's statistic over its replications: ``values`` ``(k, R)`` -> ``(k,)``."""
-    return np.array([STATISTICS[s](values[i]) for i, s in enumerate(statistics)], dtype=float)
+def _quantile_of_members(q: float) -> Callable[[F64], F64]:
+    def stat(x: F64) -> F64:
+        return np.asarray(np.nanquantile(x, q, axis=0), dtype=float)
+    return stat
+
+
+#: robust statistic name -> a reduction over an ensemble's members, along the first axis
+#: (``(M, ...) -> (...)``); with one member (no ensemble) every one is that member's value
+ROBUST: dict[str, Callable[[F64], F64]] = {
+    "mean": lambda x: np.asarray(np.nanmean(x, axis=0), dtype=float),
+    "q10": _quantile_of_members(0.10),
+    "q90": _quantile_of_members(0.90),
+    "min": lambda x: np.asarray(np.nanmin(x, axis=0), dtype=float),
+    "max": lambda x: np.asarray(np.nanmax(x, axis=0), dtype=float),
+}
+
+
+def _over_members(robust: Sequence[str] | None, i: int, per_member: F64) -> F64:
+    """Criterion ``i``'s statistics per member ``(M, ...)`` reduced over the members."""
+    if per_member.shape[0] == 1:
+        return per_member[0]
+    return ROBUST[robust[i] if robust else "mean"](per_member)
+
+
+def estimate(values: F64, statistics: Sequence[str],
+             robust: Sequence[str] | None = None) -> F64:
+    """Each criterion's statistic over its replications, then its robust statistic over the
+    members: ``values`` ``(k, M, R)`` (or ``(k, R)``: one member) -> ``(k,)``."""
+    values = values.reshape(values.shape[0], -1, values.shape[-1])
+    return np.array([_over_members(robust, i, STATISTICS[s](values[i]))
+                     for i, s in enumerate(statistics)], dtype=float)
 
 
 def bootstrap_indices(seed: int, n: int, resamples: int) -> NDArray[np.intp]:
@@ -47,11 +80,14 @@ def bootstrap_indices(seed: int, n: int, resamples: int) -> NDArray[np.intp]:
     return rng.integers(0, n, size=(resamples, n))
 
 
-def bootstrap(values: F64, statistics: Sequence[str], index: NDArray[np.intp]) -> F64:
-    """Each criterion's statistic on each resample: ``values`` ``(k, R)`` -> ``(B, k)``."""
+def bootstrap(values: F64, statistics: Sequence[str], index: NDArray[np.intp],
+              robust: Sequence[str] | None = None) -> F64:
+    """Each criterion's (robust) statistic on each resample: ``values`` ``(k, M, R)`` (or
+    ``(k, R)``) -> ``(B, k)``; every member takes the same resampled replications."""
+    values = values.reshape(values.shape[0], -1, values.shape[-1])
     out = np.empty((index.shape[0], len(statistics)))
     for i, s in enumerate(statistics):
-        out[:, i] = STATISTICS[s](values[i][index])
+        out[:, i] = _over_members(robust, i, STATISTICS[s](values[i][:, index]))
     return out
 
 

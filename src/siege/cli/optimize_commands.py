@@ -41,13 +41,12 @@ def optimize(
 ) -> None:
     """Search for the front of lever settings (NSGA-II over candidates that share their
     random numbers; racing adds replications near the front) into a resumable store."""
-    from siege.analysis.optimize import Progress, run_optimization
+    from siege.analysis.optimize import Progress, run_optimization, scenario_evaluator
     from siege.analysis.optimize_result import front_json, generations_table, summarise
     from siege.output.optimize_view import front_figure, front_text, progress_figure
     from siege.run.blocks import default_workers
     from siege.run.dask import DaskExecutor
     from siege.run.executors import Executor, local_executor
-    from siege.run.optimize_eval import ScenarioEvaluator
     from siege.run.optimize_file import load_optimization
     from siege.run.optimize_store import OptimizeStore
 
@@ -71,7 +70,7 @@ def optimize(
         with executor:
             opened = (OptimizeStore.resume if resume else OptimizeStore.create)(out, opt)
             with opened as store:
-                evaluator = ScenarioEvaluator(opt.base, opt.seed, executor)
+                evaluator = scenario_evaluator(opt, executor)
                 search = run_optimization(
                     opt, store, evaluator,
                     progress=report if err_console.is_terminal else None)

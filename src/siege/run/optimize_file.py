@@ -1,7 +1,9 @@
 """The optimization file of ``siege optimize``: a base scenario, the seed and replications every
 candidate runs on, the levers (scenario paths, each a range, an integer range or a list of
 ``values``), the objectives and constraints (statistics of outcome measures) and the
-``[search]`` and ``[racing]`` settings.
+``[search]`` and ``[racing]`` settings, and an optional ``[uncertainty]``: the ensemble
+(a calibration posterior or a sweep design) every candidate is evaluated over
+(:mod:`siege.run.optimize_ensemble`).
 
 The file is read with a strict pydantic schema (unknown keys, wrong types and values out of
 range are refused); :func:`load_optimization` then checks what the schema cannot: that the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,12 +28,14 @@ from siege.errors import OptimizeError, ScenarioError, SweepError
 from siege.model.outcomes import computed_columns
 from siege.model.rules import END_REASONS
 from siege.run.design import Parameter
+from siege.run.optimize_ensemble import Ensemble, load_ensemble
 from siege.run.sweep_file import check_values
 from siege.scenario import Scenario, build_params, load_scenario
 from siege.scenario.read import read_toml
 from siege.scenario.validate import find_line
 
 STATISTICS = ("mean", "median", "q05", "q95", "probability")
+ROBUST = ("mean", "q10", "q90", "min", "max")  # over an ensemble's members (analysis.pareto)
 MAX_REPLICATIONS = 1_000_000  # per candidate, racing included
 SEARCH_SEED_KEY = 0x0B7  # spawn key of the search's seed when [search] does not give one
 
@@ -95,6 +100,7 @@ class _Statistic(_Strict):
     measure: str = Field(min_length=1)
     statistic: Literal["mean", "median", "q05", "q95", "probability"]
     reasons: list[str] | None = Field(None, min_length=1)
+    robust: Literal["mean", "q10", "q90", "min", "max"] = "mean"
 
     @model_validator(mode="after")
     def _reasons(self) -> _Statistic:
@@ -114,10 +120,13 @@ class _Statistic(_Strict):
 
     @property
     def key(self) -> str:
-        """``mean:attacker_losses``; ``probability:end_reason=encircled|collapsed``."""
+        """``mean:attacker_losses``; ``probability:end_reason=encircled|collapsed``; with a
+        robust statistic other than the mean over an ensemble, ``q10(mean:attacker_losses)``."""
         if self.reasons is not None:
-            return f"probability:end_reason={'|'.join(self.reasons)}"
-        return f"{self.statistic}:{self.measure}"
+            key = f"probability:end_reason={'|'.join(self.reasons)}"
+        else:
+            key = f"{self.statistic}:{self.measure}"
+        return key if self.robust == "mean" else f"{self.robust}({key})"
 
 
 class Objective(_Statistic):
@@ -133,6 +142,18 @@ class Constraint(_Statistic):
     value: float
 
 
+class Uncertainty(_Strict):
+    """``[uncertainty]``: a calibration store's ``posterior``, a ``sweep`` file's design, or
+    a design inline (a sweep file's ``design``, ``parameter`` and ``fixed`` tables, checked
+    as a sweep file's are)."""
+
+    posterior: str | None = Field(None, min_length=1)
+    sweep: str | None = Field(None, min_length=1)
+    design: dict[str, Any] | None = None
+    parameter: list[dict[str, Any]] | None = None
+    fixed: dict[str, Any] | None = None
+
+
 class OptimizeFile(_Strict):
     """The whole file, as the schema reads it."""
 
@@ -145,6 +166,7 @@ class OptimizeFile(_Strict):
     lever: list[Lever] = Field(min_length=1)
     objective: list[Objective] = Field(min_length=1)
     constraint: list[Constraint] = []
+    uncertainty: Uncertainty | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +183,12 @@ class Optimization:
     max_replications: int
     search_seed: int
     spec: OptimizeFile
+    ensemble: Ensemble | None = None
+
+    @property
+    def members(self) -> int:
+        """Members of the ensemble each candidate runs at (1 without a sweep ensemble)."""
+        return len(self.ensemble.members) if self.ensemble is not None else 1
 
     @property
     def levers(self) -> tuple[Parameter, ...]:
@@ -168,9 +196,12 @@ class Optimization:
 
     def to_dict(self) -> dict[str, Any]:
         """What decides the results (a store's manifest keeps and compares it)."""
-        return {"spec": self.spec.model_dump(mode="json"), "seed": self.seed,
-                "replications": self.replications, "max_replications": self.max_replications,
-                "search_seed": self.search_seed, "base_scenario_sha256": self.base.sha256()}
+        out = {"spec": self.spec.model_dump(mode="json"), "seed": self.seed,
+               "replications": self.replications, "max_replications": self.max_replications,
+               "search_seed": self.search_seed, "base_scenario_sha256": self.base.sha256()}
+        if self.ensemble is not None:
+            out["ensemble"] = self.ensemble.to_dict()
+        return out
 
     def sha256(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -192,8 +223,12 @@ def _error(file: Path, text: str, loc: tuple[Any, ...], message: str) -> Optimiz
     key = ""
     for part in loc:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return OptimizeError(message, file=str(file), key=key or None,
-                         line=find_line(text, loc) if loc else None)
+    line = None
+    for end in range(len(loc), 0, -1):  # a missing key: the line of the table it belongs in
+        line = find_line(text, loc[:end])
+        if line is not None:
+            break
+    return OptimizeError(message, file=str(file), key=key or None, line=line)
 
 
 def parse_optimization(data: dict[str, Any], file: Path, text: str) -> Optimization:
@@ -237,6 +272,7 @@ def parse_optimization(data: dict[str, Any], file: Path, text: str) -> Optimizat
         except SweepError as exc:
             message = str(exc).removeprefix(f"{file}: parameter '{lever.path}': ")
             raise _error(file, text, ("lever", i, "path"), message) from None
+    ensemble = _ensemble(spec, file, text, base, paths)
     seed = spec.seed if spec.seed is not None else base.simulation.seed
     replications = spec.replications or base.simulation.replications
     most = spec.racing.max_replications or 4 * replications
@@ -251,4 +287,28 @@ def parse_optimization(data: dict[str, Any], file: Path, text: str) -> Optimizat
     return Optimization(file=file, text=text, scenario_file=scenario_file, base=base,
                         seed=seed, replications=replications,
                         max_replications=min(most, MAX_REPLICATIONS), search_seed=search_seed,
-                        spec=spec)
+                        spec=spec, ensemble=ensemble)
+
+
+def _ensemble(spec: OptimizeFile, file: Path, text: str, base: Scenario,
+              levers: list[str]) -> Ensemble | None:
+    """The checked ``[uncertainty]``; a robust statistic other than the mean needs a sweep."""
+    given = spec.uncertainty.model_dump() if spec.uncertainty is not None else {}
+    sweep = given.get("posterior") is None and any(v is not None for v in given.values())
+    for name, items in (("objective", spec.objective), ("constraint", spec.constraint)):
+        for i, item in enumerate(items):
+            if item.robust != "mean" and not sweep:
+                raise _error(file, text, (name, i, "robust"),
+                             f"robust = \"{item.robust}\" is a statistic over an ensemble's "
+                             "members: it needs [uncertainty] sweep = \"SWEEP.toml\" or an "
+                             "inline design (a posterior's draws are pooled: its statistic "
+                             "is the mean)")
+    if spec.uncertainty is None:
+        return None
+
+    def bad(key: str, message: str) -> OptimizeError:  # "uncertainty.parameter[0].high"
+        loc = [int(p[1:-1]) if p.startswith("[") else p
+               for p in re.findall(r"\[\d+\]|[^.\[\]]+", key)]
+        return _error(file, text, tuple(loc), message)
+
+    return load_ensemble({**given, "scenario": spec.scenario}, file, base, levers, bad)

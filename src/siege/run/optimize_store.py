@@ -13,7 +13,12 @@ Layout::
                                        OPT.store/candidate=3 OPT.store/candidate=7`` pairs them
                                        by replication), plus ``siege.optimize_levers`` and
                                        ``siege.optimize_search`` (the estimates the search saw,
-                                       from its first replications)
+                                       from its first replications); under a sweep
+                                       ensemble, a ``member`` column and
+                                       ``siege.optimize_ensemble`` (the members' values),
+                                       kind ``optimize_ensemble_outcomes`` (not one run's
+                                       results: ``siege compare`` refuses it);
+                                       under a posterior, ``siege.posterior`` and its hash
       candidates.parquet               one row per candidate: levers, replications, objective
                                        estimates and 95 % intervals, constraints, rank
       generations.parquet              one row per generation: candidates, hypervolume,
@@ -45,6 +50,8 @@ from siege.run.store_manifest import versions
 FORMAT = "siege-optimize-store/1"
 LEVERS_KEY = "siege.optimize_levers"
 SEARCH_KEY = "siege.optimize_search"
+ENSEMBLE_KEY = "siege.optimize_ensemble"
+ENSEMBLE_KIND = "optimize_ensemble_outcomes"  # siege.kind of a candidate run at every member
 
 
 def candidate_file(root: Path, candidate: int) -> Path:
@@ -98,6 +105,7 @@ class OptimizeStore(LockedStore):
             return store
         try:
             old = read_manifest(root)
+            _same_ensemble(root, old, opt)
             if old.get("optimization_sha256") != opt.sha256():
                 raise OptimizeError(
                     f"{root}: made from another optimization ({old.get('file')}) or base "
@@ -151,6 +159,20 @@ class OptimizeStore(LockedStore):
         atomic_write_table(self.root / "candidates.parquet", candidates, compression="zstd")
         atomic_write_table(self.root / "generations.parquet", generations,
                            compression="zstd")
+
+
+def _same_ensemble(root: Path, old: dict[str, Any], opt: Optimization) -> None:
+    """Refuse to resume when the ``[uncertainty]`` ensemble (a posterior recalibrated in
+    place, an edited sweep file) is not the one the store was made over."""
+    was = old.get("optimization", {}).get("ensemble")
+    now = opt.to_dict().get("ensemble")
+    if was is None or now is None or was == now:
+        return
+    kind = "posterior" if "posterior" in now else "sweep"
+    raise OptimizeError(f"{root}: made over another [uncertainty] {kind} (sha256 "
+                        f"{str(was.get('sha256'))[:12]}…; {now[kind]} is now "
+                        f"{str(now.get('sha256'))[:12]}…); refusing to resume. Use a new "
+                        "--out folder")
 
 
 def _manifest_text(opt: Optimization) -> str:
