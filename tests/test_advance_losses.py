@@ -17,9 +17,9 @@ from siege.model.probes import Probe
 from siege.model.state import init_state
 from siege.scenario import scenario_from_dict
 from siege.scenario.compile import build_params, build_varied_params
+from test_engine_equivalence import compare
 
 from conftest import scenario_data
-from test_engine_equivalence import compare
 
 
 def _data(**advance: Any) -> dict[str, Any]:
@@ -113,3 +113,12 @@ def test_batch_and_event_engines_agree_under_the_losses_law() -> None:
     scenario = scenario_from_dict(_data()).with_overrides({"simulation.time_step_days": 0.125})
     result = compare(scenario, 300, 4000)
     assert not result.failures(), result.failures()
+
+
+def test_the_mean_engine_follows_the_losses_law() -> None:
+    # the expected rates, integrated: the end day lies inside the batch engine's central 80 %
+    scenario = scenario_from_dict(_data())
+    mean = run_block("mean", scenario, 0, 1).columns["end_day"][0]
+    batch = run_block("batch", scenario, 0, 64).columns["end_day"]
+    low, high = np.percentile(batch, [10, 90])
+    assert low <= mean <= high and mean < scenario.simulation.horizon_days
