@@ -36,7 +36,8 @@ class Sector(Strict):
         ge=0,
         le=10,
         description="Fastest change of control at an overwhelming local force ratio (1/day; "
-        "advance law `tanh`); with law `dupuy`, the change at twice parity.",
+        "advance law `tanh`); with law `dupuy`, the change at twice parity; not read by law "
+        "`losses`.",
     )
     terrain: float = Field(
         1.0, gt=0, le=10, description="Multiplier on the advance rate (urban < 1 < open)."
