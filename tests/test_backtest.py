@@ -149,7 +149,7 @@ def test_doctrine_wildcards_expand_per_scenario(tmp_path: Path) -> None:
     avdiivka = dict((p, j) for j, p in doctrine.expand(sieges[0].scenario))
     assert avdiivka["routes.orlivka_road.interdiction_at_full_control"] == \
         avdiivka["routes.sieverne_tracks.interdiction_at_full_control"]
-    assert "sectors.town.advance_rate" in avdiivka
+    assert "advance.ground_per_loss" in avdiivka and "sectors.town.advance_rate" not in avdiivka
     # a path into [pocket] or [capture] sets it only where the scenario has the table, and a
     # table none of the sieges has leaves its prior out
     khe_sanh = [p for _, p in doctrine.expand(sieges[1].scenario)]
@@ -225,7 +225,7 @@ def test_cli_backtest_json_and_table(tmp_path: Path) -> None:
     assert loo.returncode == 0, loo.stderr
     folds = json.loads(loo.stdout)["summary"]["leave_one_out"]
     assert folds["khe_sanh"]["training"] == ["sievierodonetsk_lysychansk"]
-    assert "sectors.*.advance_rate" in folds["khe_sanh"]["doctrine_median"]
+    assert "advance.ground_per_loss" in folds["khe_sanh"]["doctrine_median"]
 
 
 @pytest.mark.slow

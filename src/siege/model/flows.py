@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.model import advance, rules, transitions
+from siege.model import rules, transitions
 from siege.model.measures import ground_open_capacity, open_capacity
 from siege.model.params import ForceParams, ModelParams, Real
 from siege.model.state import SiegeState
@@ -91,9 +91,8 @@ def flows(state: SiegeState, params: ModelParams, t: float, regime: Regime) -> F
     attacker = _side(params.attacker, state.attacker_quality, a_loss, regime.waves[1],
                      regime.exhausted[1], regime.at_zero[1])
     if params.n_sectors:
-        ratio = transitions.force_ratio(state, params, eff)
-        control = rules.advance_velocity(state.control, advance.drive(ratio, params),
-                                         params.sector_rate)
+        push, rate = transitions.advance_push(state, params, eff)
+        control = rules.advance_velocity(state.control, push, rate)
     else:
         control = np.zeros((state.n, 0))
     per_person = params.consumption_per_person_day

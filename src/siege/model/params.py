@@ -102,6 +102,7 @@ class ModelParams:
     sensitivity: Real  # tanh: steepness
     parity: Real  # local effective force ratio at which the line does not move
     advance_exponent: Real  # dupuy: exponent of the excess of combat power over parity
+    ground_per_loss: Real  # losses: ground gained per unit of fractional defender losses
     noise_cv: float
     campaign_cv: float
     # sectors

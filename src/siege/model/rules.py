@@ -198,7 +198,7 @@ def per_row(value: Real) -> Real:
 def advance_control(
     control: FloatArray,
     drive: FloatArray,
-    rate: FloatArray,
+    rate: FloatArray | float,
     dt: float,
     noise: FloatArray,
 ) -> FloatArray:
@@ -206,7 +206,8 @@ def advance_control(
 
     ``drive`` is the advance law's push at the local force ratio ``(n, s)`` (see
     :mod:`siege.model.advance`; used up: the result is computed in it); ``rate`` is advance
-    rate times terrain times the global multiplier ``(s,)`` or ``(n, s)`` (1/day); ``noise``
+    rate times terrain times the global multiplier ``(s,)`` or ``(n, s)``, or 1 for a law not
+    paced by the sectors' rates (1/day); ``noise``
     is a mean-one multiplier ``(n, s)``. Gains scale with ground left to take, losses with
     ground held.
     """
@@ -240,7 +241,9 @@ def advance_drive(force_ratio: FloatArray, sensitivity: Real, parity: Real) -> F
     return x
 
 
-def advance_velocity(control: FloatArray, drive: FloatArray, rate: FloatArray) -> FloatArray:
+def advance_velocity(
+    control: FloatArray, drive: FloatArray, rate: FloatArray | float
+) -> FloatArray:
     """Expected change of control per day, shape ``(n, s)``: :func:`advance_control`'s step
     over ``dt`` divided by ``dt`` as ``dt`` goes to 0, noise at its mean of 1 (the mean-field
     engine's rate of advance), from the advance law's ``drive`` ``(n, s)`` (used up). Gains

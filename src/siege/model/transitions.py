@@ -27,6 +27,9 @@ from siege.model.state import SiegeState
 from siege.rng import Streams
 
 F64 = NDArray[np.float64]
+#: the loss rate (fraction a day) of a sector with no defenders: far above any that occurs, it
+#: takes the sector in one step under the ``losses`` advance law and keeps the gain finite
+UNDEFENDED_LOSS_RATE = 1e12
 
 
 def draw_campaign_tempo(state: SiegeState, params: ModelParams, streams: Streams) -> None:
@@ -194,11 +197,11 @@ def reinforced(state: SiegeState, params: ModelParams, t: float, dt: float) -> N
 def advance(
     state: SiegeState, params: ModelParams, eff: Effectiveness, dt: float, streams: Streams
 ) -> None:
-    """Move the front: each sector's control with its local force ratio (after the step's
-    losses and reinforcements), times daily noise and the campaign tempo."""
+    """Move the front: each sector's control by the advance law (its local force ratio, or
+    its defender's losses, after the step's losses and reinforcements), times daily noise
+    and the campaign tempo."""
     if not params.n_sectors:
         return
-    ratio = force_ratio(state, params, eff)
     cv = params.noise_cv
     shape = (state.n, params.n_sectors)
     noise = (
@@ -208,9 +211,41 @@ def advance(
     )
     if params.campaign_cv > 0:
         noise *= state.tempo[:, None]
-    state.control = rules.advance_control(
-        state.control, advance_laws.drive(ratio, params), params.sector_rate, dt, noise
-    )
+    push, rate = advance_push(state, params, eff)
+    state.control = rules.advance_control(state.control, push, rate, dt, noise)
+
+
+def advance_push(
+    state: SiegeState, params: ModelParams, eff: Effectiveness
+) -> tuple[F64, F64 | float]:
+    """The advance law's drive in each sector ``(n, s)`` (a new array) and the rate it is
+    multiplied by: the sectors' rates ``(s,)`` or ``(n, s)`` (1/day), or 1 for a law that is
+    not paced by them."""
+    law = advance_laws.ADVANCE_LAWS[params.advance_law]
+    ratio = force_ratio(state, params, eff)
+    losses = sector_loss_rates(state, params, eff) if law.reads_losses else None
+    return law.drive(ratio, losses, params), params.sector_rate if law.paced else 1.0
+
+
+def sector_loss_rates(state: SiegeState, params: ModelParams, eff: Effectiveness) -> F64:
+    """The defender's expected losses per day in each sector as a fraction of the defenders
+    there, ``(n, s)`` (1/day): the garrison's losses under the attrition law, shared over the
+    sectors as the same law shares them when applied to each sector's forces (personnel
+    times effort share). A sector with no defenders is lost at once (a bound far above any
+    rate that occurs)."""
+    att = params.attrition
+    total, _ = loss_rates(state, params, eff)  # (n,)
+    # the law on each sector's forces, laid out (s, n) so that per-replication exponents
+    # (n,) broadcast; the fire is a common factor of every law, so it cancels in the shares
+    attackers = np.multiply.outer(params.attacker_share, state.attacker)
+    defenders = np.multiply.outer(params.defender_share, state.defender)
+    ones = np.ones_like(attackers)
+    local, _ = LAWS[att.law].rates(attackers, defenders, ones, ones, att)
+    spread = local.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(spread > 0, local / spread, 0.0)
+        rate = np.where(defenders > 0, share * total / defenders, UNDEFENDED_LOSS_RATE)
+    return np.asfortranarray(np.minimum(rate, UNDEFENDED_LOSS_RATE).T)
 
 
 def force_ratio(state: SiegeState, params: ModelParams, eff: Effectiveness) -> F64:

@@ -36,7 +36,8 @@ class Sector(Strict):
         ge=0,
         le=10,
         description="Fastest change of control at an overwhelming local force ratio (1/day; "
-        "advance law `tanh`); with law `dupuy`, the change at twice parity.",
+        "advance law `tanh`); with law `dupuy`, the change at twice parity; not read by law "
+        "`losses`.",
     )
     terrain: float = Field(
         1.0, gt=0, le=10, description="Multiplier on the advance rate (urban < 1 < open)."
@@ -53,7 +54,9 @@ class Advance(Strict):
     Per step: ``dc = advance_rate * terrain * multiplier * drive(R) * dt * G``, with G a
     gamma variate of mean 1 and coefficient of variation ``noise_cv`` and ``drive`` given by
     the law (see `law`); gains scale with the ground still to take (1 - c), losses with the
-    ground held (c).
+    ground held (c). With law `losses` the rate is 1/day instead of the sectors' rates:
+    ``dc = ground_per_loss * l * dt * G * (1 - c)``, l the sector's defender losses per day
+    as a fraction of its defenders.
     """
 
     law: AdvanceLawName = Field(
@@ -82,6 +85,17 @@ class Advance(Strict):
         "in the drive (dimensionless; law `dupuy`): 1, the rate grows in proportion to the "
         "excess; below 1, less than in proportion.",
     )
+    ground_per_loss: float = Field(
+        10.0,
+        gt=0,
+        le=100,
+        description="Share of the ground still held that passes to the attacker per unit of "
+        "the sector's defender losses as a fraction of its defenders (dimensionless; law "
+        "`losses`): a garrison without reinforcements holds (strength / day-0 "
+        "strength)**ground_per_loss of its ground. Assumption: 10 gives up nine tenths of a "
+        "position at a fifth of its defenders lost, the median loss of beaten defenders in "
+        "CDB90.",
+    )
     noise_cv: float = Field(
         0.5, ge=0, le=10, description="Day-to-day variability of the advance (coef. of variation)."
     )
@@ -101,6 +115,25 @@ class Advance(Strict):
             "variation, drawn at day 0 (uncertainty about how hard the attacker can push)."
         ),
     )
+
+
+    @model_validator(mode="after")
+    def _law_reads(self) -> Advance:
+        # compared with the default: a dumped scenario, validated again, sets every key
+        default = type(self).model_fields["ground_per_loss"].default
+        if self.ground_per_loss != default and "ground_per_loss" not in ADVANCE_LAWS[
+            self.law
+        ].reads:
+            raise KeyedError(
+                ("ground_per_loss",),
+                f"advance law '{self.law}' does not read ground_per_loss; remove it or set "
+                "law = "
+                + " or ".join(
+                    f"'{law.name}'" for law in ADVANCE_LAWS.values()
+                    if "ground_per_loss" in law.reads
+                ),
+            )
+        return self
 
 
 # --------------------------------------------------------------------------------------------
