@@ -87,19 +87,21 @@ def agreement(event: SimulationResult, batch: SimulationResult) -> Agreement:
     )
 
 
-# bakhmut is the reference scenario: the largest sample; the variants share most dynamics
+# bakhmut is the reference scenario: the largest sample; the variants share most dynamics.
+# The event engine costs ~0.1 s a replication (more since the calibrated scenario holds to the
+# horizon more often): these sizes keep the whole suite inside CI's 20 minutes.
 BUNDLED = [
-    ("bakhmut.toml", 2000),
-    ("bakhmut_early_withdrawal.toml", 800),
-    ("bakhmut_hold.toml", 800),
-    ("bakhmut_interdiction.toml", 800),
+    ("bakhmut.toml", 1500),
+    ("bakhmut_early_withdrawal.toml", 600),
+    ("bakhmut_hold.toml", 600),
+    ("bakhmut_interdiction.toml", 600),
 ]
 N_BATCH = 16384
 
 
 def test_samples_catch_differences_of_a_few_percent() -> None:
-    assert ks_critical(2000, N_BATCH) < 0.05  # reference scenario: 4.6 % of the CDF
-    assert ks_critical(800, N_BATCH) < 0.075  # variants: 7.1 %
+    assert ks_critical(1500, N_BATCH) < 0.055  # reference scenario: 5.3 % of the CDF
+    assert ks_critical(600, N_BATCH) < 0.085  # variants: 8.1 %
 
 
 @pytest.mark.parametrize(("name", "n_event"), BUNDLED)
