@@ -305,6 +305,7 @@ def test_logarithmic_fit_is_written_as_helmbold_with_exponent_zero(tmp_path: Pat
     assert 'law = "helmbold"' in text and "helmbold_exponent = 0.0" in text
 
 
+@pytest.mark.slow  # draws every figure of a fit
 def test_figures_are_drawn(record_csv: Path, tmp_path: Path) -> None:
     proc = run_cli("fit", str(record_csv), "--law", "square,linear", "--figures",
                    str(tmp_path / "figs"))

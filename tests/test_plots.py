@@ -30,6 +30,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+@pytest.mark.slow  # draws every figure
 def test_every_measure_end_reasons_and_band_gets_a_figure(results: tuple[Path, Path]) -> None:
     from siege.output.plots import figures
 
