@@ -37,6 +37,20 @@ def write_error(path: str | Path, exc: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {os_reason(exc)}")
 
 
+def new_store_folder(root: Path, what: str, error: type[Exception]) -> None:
+    """Make ``root`` a new, empty folder for a store of ``what`` (a sweep, a calibration...):
+    raise ``error`` for a non-empty one (the user meant --resume) or a missing parent."""
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise error(f"{root}: already exists; use --resume to continue the {what} stored "
+                    "there, or choose a new --out folder")
+    if not root.parent.is_dir():
+        raise error(f"{root}: folder {root.parent} does not exist")
+    try:
+        root.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(root, exc) from None
+
+
 def temporary_path(path: str | Path) -> Path:
     """The hidden name a file is written under before it is renamed to ``path``."""
     target = Path(path)

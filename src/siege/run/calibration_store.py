@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from siege._version import __version__
 from siege.errors import CalibrationError
-from siege.files import atomic_write_bytes, atomic_write_table
+from siege.files import atomic_write_bytes, atomic_write_table, new_store_folder
 from siege.run.store_manifest import versions
 from siege.scenario import scenario_from_json
 from siege.scenario.calibration import Calibration, parse_calibration
@@ -60,12 +60,7 @@ class CalibrationStore:
     @classmethod
     def create(cls, path: str | Path, calibration: Calibration, engine: str) -> CalibrationStore:
         root = Path(path)
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise CalibrationError(f"{root}: already exists; use --resume to continue the "
-                                   "calibration stored there, or choose a new --out folder")
-        if not root.parent.is_dir():
-            raise CalibrationError(f"{root}: folder {root.parent} does not exist")
-        root.mkdir(exist_ok=True)
+        new_store_folder(root, "calibration", CalibrationError)
         (root / "generations").mkdir()
         manifest = {
             "format": FORMAT,

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from siege.errors import OptimizeError
-from siege.files import atomic_write_bytes, atomic_write_table, write_error
+from siege.files import atomic_write_bytes, atomic_write_table, new_store_folder, write_error
 from siege.run.lock import LockedStore, StoreLock
 from siege.run.optimize_file import Optimization
 from siege.run.store_manifest import versions
@@ -73,15 +73,7 @@ class OptimizeStore(LockedStore):
     @classmethod
     def create(cls, path: str | Path, opt: Optimization) -> OptimizeStore:
         root = Path(path)
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise OptimizeError(f"{root}: already exists; use --resume to continue the "
-                                "optimization stored there, or choose a new --out folder")
-        if not root.parent.is_dir():
-            raise OptimizeError(f"{root}: folder {root.parent} does not exist")
-        try:
-            root.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise write_error(root, exc) from None
+        new_store_folder(root, "optimization", OptimizeError)
         store = cls(root, StoreLock(root))
         atomic_write_bytes(root / "optimize.toml", opt.text.encode())
         atomic_write_bytes(root / "manifest.json", _manifest_text(opt).encode())

@@ -64,7 +64,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from siege._version import __version__
-from siege.files import atomic_write_bytes, atomic_write_table, write_error
+from siege.files import atomic_write_bytes, atomic_write_table, new_store_folder, write_error
 from siege.model.rules import END_REASONS
 from siege.results.bands import BandAccumulator
 from siege.results.block import BlockResult
@@ -127,17 +127,7 @@ class DirectoryStore(LockedStore):
     @classmethod
     def create(cls, path: str | Path, sweep: Sweep) -> DirectoryStore:
         root = Path(path)
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise SweepError(
-                f"{root}: already exists; use --resume to continue the sweep stored there, "
-                "or choose a new --out folder"
-            )
-        if not root.parent.is_dir():
-            raise SweepError(f"{root}: folder {root.parent} does not exist")
-        try:
-            root.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise write_error(root, exc) from None
+        new_store_folder(root, "sweep", SweepError)
         return cls._start(root, sweep, StoreLock(root))
 
     @classmethod
