@@ -28,6 +28,15 @@ The fit sees only the training sieges: the left-out siege's targets never reach 
 prediction draws one particle per replication from the posterior's weights (as ``siege
 simulate --posterior`` does) and simulates the left-out siege with the same seed as the plain
 backtest.
+
+A siege's uncertain inputs (the ``[[prior]]`` tables of its targets file: its own facts known
+only within a range) are drawn from their priors once per replication in every simulation of
+it (:func:`draw_inputs`): in the plain backtest, in the prediction, and in the fit, where each
+particle's simulation of a training siege draws them afresh. They are never fitted: the fit
+integrates over them (the ABC of the doctrine's marginal posterior, the inputs as nuisance
+parameters drawn from their priors), so the doctrine does not absorb what a siege's own
+uncertain facts explain, and a left-out siege's inputs are drawn from its priors, not from
+anything its targets say. ``fixed_inputs=True`` runs every siege at its scenario's values.
 """
 
 from __future__ import annotations
@@ -51,19 +60,35 @@ from siege.scenario.doctrine import Doctrine
 from siege.scenario.history import DocumentedSiege
 
 F64 = NDArray[np.float64]
-FIT, PREDICT = 1, 2  # first spawn-key entries of a fold's seeds
+FIT, PREDICT, INPUTS = 1, 2, 3  # first spawn-key entries of a fold's seeds and the input draws
 FIT_ROOT = 0  # root seed of the folds' fits and draws when no seed is given
+
+
+def draw_inputs(inputs: Sequence[Prior], n: int, seed: int) -> dict[str, F64]:
+    """``n`` draws of a siege's uncertain inputs from their priors, one per replication
+    (``SeedSequence(seed, spawn_key=(INPUTS,))``, ``seed`` the simulation's): path -> ``(n,)``
+    values (none without inputs)."""
+    if not inputs:
+        return {}
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(INPUTS,)))
+    prior = JointPrior.of(inputs)
+    values = prior.from_z(prior.sample_z(rng, n))
+    return {p.path: np.ascontiguousarray(values[:, j]) for j, p in enumerate(inputs)}
 
 
 def backtest(
     sieges: Sequence[DocumentedSiege], executor: Executor, *, replications: int,
     seed: int | None = None, engine: str = "batch", block_size: int | None = None,
+    fixed_inputs: bool = False,
 ) -> list[SiegeScore]:
-    """Each siege simulated as its file has it, ``replications`` times, and scored."""
+    """Each siege simulated as its file has it, ``replications`` times (its uncertain inputs
+    drawn per replication unless ``fixed_inputs``), and scored."""
     scores = []
     for siege in sieges:
-        run = simulate_siege(siege, executor, replications=replications,
-                             seed=run_seed(siege, seed), engine=engine, block_size=block_size)
+        sim_seed = run_seed(siege, seed)
+        values = {} if fixed_inputs else draw_inputs(siege.inputs, replications, sim_seed)
+        run = simulate_siege(siege, executor, replications=replications, seed=sim_seed,
+                             values=values or None, engine=engine, block_size=block_size)
         scores.append(_score(siege, run))
     return scores
 
@@ -104,7 +129,7 @@ def leave_one_out(
     sieges: Sequence[DocumentedSiege], doctrine: Doctrine, executor: Executor, *,
     settings: AbcSettings, replications: int, seed: int | None = None,
     replications_per_particle: int = 1, engine: str = "batch", block_size: int | None = None,
-    on_fold: Callable[[Fold], None] | None = None,
+    on_fold: Callable[[Fold], None] | None = None, fixed_inputs: bool = False,
 ) -> list[Fold]:
     """For each siege, fit the doctrine on all the others and score its prediction. The fits
     and draws derive their seeds from ``seed`` (:data:`FIT_ROOT` if None); the predictions
@@ -116,10 +141,10 @@ def leave_one_out(
         fit = fit_doctrine(training, doctrine, executor, settings=settings,
                            seed=fold_seed(root, siege.name),
                            replications_per_particle=replications_per_particle,
-                           engine=engine, block_size=block_size)
+                           engine=engine, block_size=block_size, fixed_inputs=fixed_inputs)
         run = predict(siege, doctrine, fit.result.posterior, executor,
                       replications=replications, draw_seed=root, seed=seed, engine=engine,
-                      block_size=block_size)
+                      block_size=block_size, fixed_inputs=fixed_inputs)
         folds.append(Fold(siege.name, tuple(s.name for s in training), fit.result,
                           _score(siege, run), fit.scales))
         if on_fold is not None:
@@ -130,7 +155,7 @@ def leave_one_out(
 def fit_doctrine(
     training: Sequence[DocumentedSiege], doctrine: Doctrine, executor: Executor, *,
     settings: AbcSettings, seed: int, replications_per_particle: int = 1,
-    engine: str = "batch", block_size: int | None = None,
+    engine: str = "batch", block_size: int | None = None, fixed_inputs: bool = False,
 ) -> JointFit:
     """ABC-SMC of the doctrine parameters on the outcome targets of the ``training`` sieges
     jointly (nothing else is read), each siege's part normalised by :func:`siege_scales` of
@@ -138,11 +163,12 @@ def fit_doctrine(
     if not training:
         raise ValueError("the doctrine is fitted on at least one siege")
     simulator = _JointSimulator(tuple(_calibration(s, doctrine, settings, seed,
-                                                   replications_per_particle)
+                                                   replications_per_particle, fixed_inputs)
                                       for s in training),
                                 tuple(_columns(s, doctrine) for s in training),
                                 tuple(s.name for s in training), executor, engine,
-                                block_size, replications_per_particle)
+                                block_size, replications_per_particle,
+                                tuple(() if fixed_inputs else s.inputs for s in training))
     prior = JointPrior.of(doctrine.priors)
     observed = _joint_observations(simulator.calibrations)
     reps = replications_per_particle * len(training)
@@ -171,9 +197,10 @@ def siege_scales(prior_generation: Population) -> F64:
 def predict(
     siege: DocumentedSiege, doctrine: Doctrine, posterior: Population, executor: Executor, *,
     replications: int, draw_seed: int, seed: int | None = None, engine: str = "batch",
-    block_size: int | None = None,
+    block_size: int | None = None, fixed_inputs: bool = False,
 ) -> SiegeRun:
-    """``replications`` of ``siege`` (seeded as the plain backtest's with ``seed``), each
+    """``replications`` of ``siege`` (seeded as the plain backtest's with ``seed``, its
+    uncertain inputs drawn as the plain backtest draws them unless ``fixed_inputs``), each
     with one doctrine parameter set drawn from the posterior's weights (the draws from
     ``SeedSequence(draw_seed, spawn_key=(PREDICT, siege))``)."""
     rng = np.random.default_rng(np.random.SeedSequence(
@@ -182,16 +209,22 @@ def predict(
                        p=posterior.weights / posterior.weights.sum())
     values = {path: np.asarray(posterior.values[index, j], dtype=np.float64)
               for j, path in doctrine.expand(siege.scenario)}
-    return simulate_siege(siege, executor, replications=replications,
-                          seed=run_seed(siege, seed), values=values, engine=engine,
-                          block_size=block_size)
+    sim_seed = run_seed(siege, seed)
+    if not fixed_inputs:
+        values.update(draw_inputs(siege.inputs, replications, sim_seed))
+    return simulate_siege(siege, executor, replications=replications, seed=sim_seed,
+                          values=values, engine=engine, block_size=block_size)
 
 
 def _calibration(siege: DocumentedSiege, doctrine: Doctrine, settings: AbcSettings,
-                 seed: int, replications_per_particle: int) -> Calibration:
-    """A siege as a calibration of its doctrine paths to its outcome target."""
+                 seed: int, replications_per_particle: int, fixed_inputs: bool = False
+                 ) -> Calibration:
+    """A siege as a calibration of its doctrine paths to its outcome target (its uncertain
+    inputs' paths after them, unless ``fixed_inputs``: drawn, not fitted)."""
     priors = tuple(Prior(path, doctrine.priors[j].distribution, doctrine.priors[j].parameters)
                    for j, path in doctrine.expand(siege.scenario))
+    if not fixed_inputs:
+        priors += siege.inputs
     return Calibration(file=siege.targets_file, text="", scenario=siege.scenario,
                        scenario_file=siege.scenario_file, seed=seed,
                        replications_per_particle=replications_per_particle, abc=settings,
@@ -220,7 +253,8 @@ def _joint_observations(calibrations: Sequence[Calibration]) -> Observations:
 class _JointSimulator:
     """Doctrine particles ``(m, d)`` simulated on every training siege: summaries ``(m, k)``,
     the sieges' components end to end. Each siege's simulations are seeded from the batch's
-    seed and the siege's name."""
+    seed and the siege's name; its uncertain inputs (``inputs``, after the doctrine's columns
+    in its calibration's paths) are drawn afresh for each particle from that seed."""
 
     calibrations: tuple[Calibration, ...]
     columns: tuple[NDArray[np.intp], ...]
@@ -229,14 +263,17 @@ class _JointSimulator:
     engine: str
     block_size: int | None
     replications_per_particle: int
+    inputs: tuple[tuple[Prior, ...], ...]
 
     def __call__(self, values: F64, seed: int) -> F64:
-        return np.concatenate([
-            simulate_particles(calibration, values[:, columns],
-                               derived_seed(seed, name_key(name)), self.executor,
-                               engine=self.engine, block_size=self.block_size,
-                               replications_per_particle=self.replications_per_particle
-                               ).summaries
-            for calibration, columns, name in zip(self.calibrations, self.columns, self.names,
-                                                  strict=True)
-        ], axis=1)
+        out = []
+        for calibration, columns, name, inputs in zip(self.calibrations, self.columns,
+                                                      self.names, self.inputs, strict=True):
+            siege_seed = derived_seed(seed, name_key(name))
+            drawn = draw_inputs(inputs, values.shape[0], siege_seed)
+            particles = np.column_stack([values[:, columns], *drawn.values()])
+            out.append(simulate_particles(
+                calibration, particles.reshape(values.shape[0], len(calibration.paths)),
+                siege_seed, self.executor, engine=self.engine, block_size=self.block_size,
+                replications_per_particle=self.replications_per_particle).summaries)
+        return np.concatenate(out, axis=1)

@@ -48,6 +48,10 @@ def backtest(
     per_particle: Annotated[int, typer.Option(
         "--replications-per-particle", min=1, help="With --leave-one-out: replications of "
         "each training siege per particle.")] = 1,
+    fixed_inputs: Annotated[bool, typer.Option(
+        "--fixed-inputs", help="Run every siege at its scenario's values: do not draw its "
+        "uncertain inputs (the [[prior]] tables of its targets file) per replication.")
+    ] = False,
 ) -> None:
     """Score the model against documented sieges: per siege, the predicted probability of the
     observed end reason, the percentile of the observed end day, the CRPS of the end day
@@ -63,7 +67,7 @@ def backtest(
     from siege.run.dask import DaskExecutor
     from siege.run.executors import Executor, local_executor
     from siege.scenario.calibration import AbcSettings
-    from siege.scenario.doctrine import load_doctrine
+    from siege.scenario.doctrine import check_inputs, load_doctrine
     from siege.scenario.history import DOCTRINE_FILE, load_history
 
     with user_errors():
@@ -78,17 +82,21 @@ def backtest(
                 raise HistoryError(f"{folder}: --leave-one-out needs at least two sieges")
             doctrine_set = load_doctrine(doctrine or folder / DOCTRINE_FILE,
                                          [(s.name, s.scenario) for s in sieges])
+            if not fixed_inputs:
+                check_inputs(doctrine_set, sieges)
         executor: Executor = (DaskExecutor(scheduler) if scheduler is not None
                               else local_executor(workers or default_workers()))
         folds = []
         with executor:
             if doctrine_set is None:
-                scores = run_backtest(sieges, executor, replications=replications, seed=seed)
+                scores = run_backtest(sieges, executor, replications=replications, seed=seed,
+                                      fixed_inputs=fixed_inputs)
             else:
                 settings = AbcSettings(population=population, max_generations=generations)
                 folds = run_folds(sieges, doctrine_set, executor, settings=settings,
                                   replications=replications, seed=seed,
                                   replications_per_particle=per_particle,
+                                  fixed_inputs=fixed_inputs,
                                   on_fold=lambda f: err_console.print(view.fold_line(f),
                                                                       markup=False))
                 scores = [f.score for f in folds]
@@ -97,12 +105,17 @@ def backtest(
             payload = view.backtest_dict(scores, replications=replications, seed=seed,
                                          categories=len(END_REASONS), folds=folds,
                                          doctrine_paths=doctrine_set.paths if doctrine_set
-                                         else ())
+                                         else (),
+                                         inputs={s.name: [p.path for p in s.inputs]
+                                                 for s in sieges},
+                                         fixed_inputs=fixed_inputs)
             streams.write_text(json.dumps(json_safe(payload), indent=2) + "\n")
         else:
             title = (f"backtest of {len(scores)} documented sieges"
                      + (", each left out of the doctrine fit" if folds else ", as written")
-                     + f" ({replications:,} replications each)")
+                     + f" ({replications:,} replications each"
+                     + (", inputs fixed" if fixed_inputs else ", uncertain inputs drawn")
+                     + ")")
             out_console.print(view.scores_table(scores, title))
             out_console.print(view.SMOOTHING.format(k=len(END_REASONS)), markup=False)
         err_console.print(f"backtest: {len(scores)} sieges in {wall:.1f} s", markup=False)

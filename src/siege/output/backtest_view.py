@@ -3,7 +3,7 @@ forecast and its scores), the summary row, and with ``--leave-one-out`` a line p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich import box
@@ -78,10 +78,13 @@ def _medians(fold: Fold, paths: Sequence[str]) -> dict[str, float]:
 
 def backtest_dict(scores: Sequence[SiegeScore], *, replications: int, seed: int | None,
                   categories: int, folds: Sequence[Fold] = (),
-                  doctrine_paths: Sequence[str] = ()) -> dict[str, Any]:
+                  doctrine_paths: Sequence[str] = (),
+                  inputs: Mapping[str, Sequence[str]] | None = None,
+                  fixed_inputs: bool = False) -> dict[str, Any]:
     """``{"sieges": [...], "summary": {...}}``: each siege's scores under the keys of
     :meth:`SiegeScore.scores`, and the summary row with what each forecast was (with
-    ``folds``: each fit, and its posterior median of each of ``doctrine_paths``)."""
+    ``folds``: each fit, and its posterior median of each of ``doctrine_paths``; each siege's
+    uncertain ``inputs``, paths, and whether they were held at the scenario's values)."""
     summary: BacktestSummary = summarize_scores(scores)
     details = {s.name: {"end_reasons": s.end_reasons, "end_day_median": s.end_day_median,
                         "end_day_low": s.end_day_low, "end_day_high": s.end_day_high,
@@ -92,6 +95,8 @@ def backtest_dict(scores: Sequence[SiegeScore], *, replications: int, seed: int 
                     f"central {CENTRAL:.0%} interval of the predicted end days",
         "log_score_floor": SMOOTHING.format(k=categories),
         "forecasts": details,
+        "fixed_inputs": fixed_inputs,
+        "uncertain_inputs": {name: list(paths) for name, paths in (inputs or {}).items()},
     }
     if folds:
         extra["leave_one_out"] = {f.left_out: {

@@ -22,6 +22,7 @@ from typing import Any
 from siege.errors import CalibrationError
 from siege.scenario.calibration import Prior, check_prior, located_errors
 from siege.scenario.compile import OPTIONAL_TABLES
+from siege.scenario.history import DocumentedSiege
 from siege.scenario.pocket import Capture, Pocket
 from siege.scenario.read import read_toml
 from siege.scenario.schema import Scenario
@@ -98,6 +99,21 @@ def load_doctrine(path: str | Path, scenarios: Sequence[tuple[str, Scenario]]) -
                         f"(prior[{seen[prior.path]}])")
         seen[prior.path] = i
     return Doctrine(file, tuple(priors))
+
+
+def check_inputs(doctrine: Doctrine, sieges: Sequence[DocumentedSiege]) -> None:
+    """Raise :class:`CalibrationError` (at the targets file's line) where a siege's uncertain
+    input sets a path the doctrine sets: a value is either fitted across sieges or drawn from
+    the siege's own range, not both."""
+    for siege in sieges:
+        fitted = {path for _, path in doctrine.expand(siege.scenario)}
+        for i, prior in enumerate(siege.inputs):
+            if prior.path in fitted:
+                _, text = read_toml(siege.targets_file, what="targets")
+                raise located_errors(siege.targets_file, text)(
+                    ("prior", i, "path"), f"'{prior.path}' is a doctrine parameter "
+                    f"({doctrine.file.name}), fitted across the sieges; a siege's [[prior]] "
+                    "tables are its own uncertain facts")
 
 
 def _table_key(path: str) -> bool:

@@ -4,7 +4,10 @@ docs/history/README.md).
 
 :func:`load_history` pairs the files and reads each siege's outcome target: the observed end
 reason and end day the backtest scores the model against. The other targets of a file are
-for ``siege calibrate`` and are not read here. The doctrine file of the folder
+for ``siege calibrate`` and are not read here. Its ``[[prior]]`` tables (a calibration file's
+format) are the siege's uncertain inputs: its own facts known only within a range (a garrison
+strength the sources disagree on, a stockpile that is an assumption), which the backtest draws
+once per replication in every simulation of the siege. The doctrine file of the folder
 (``doctrine.toml``, see :mod:`siege.scenario.doctrine`) is not a siege.
 """
 
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siege.errors import HistoryError, ScenarioError
-from siege.scenario.calibration import located_errors
+from siege.scenario.calibration import Prior, check_prior, located_errors
 from siege.scenario.load import load_scenario
 from siege.scenario.read import read_toml
 from siege.scenario.schema import Scenario
@@ -25,7 +28,7 @@ from siege.scenario.targets import Target, parse_targets
 
 TARGETS_SUFFIX = ".targets.toml"
 DOCTRINE_FILE = "doctrine.toml"
-_TOP_KEYS = ("name", "start_date", "scenario", "description", "target")
+_TOP_KEYS = ("name", "start_date", "scenario", "description", "target", "prior")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class DocumentedSiege:
     end_reason: str
     end_day: float
     outcome: Target
+    inputs: tuple[Prior, ...] = ()  # the siege's uncertain inputs: its [[prior]] tables
 
 
 def load_history(folder: str | Path, *, skip: Sequence[str] = (DOCTRINE_FILE,)
@@ -97,7 +101,8 @@ def load_siege(targets_file: Path) -> DocumentedSiege:
         raise error(("target",), "the outcome target needs end_reason and end_day (with sd, "
                     "or inside low and high): what the backtest scores")
     siege = DocumentedSiege(name, scenario, scenario_file, targets_file, start,
-                            str(table["end_reason"]), float(table["end_day"]), outcome)
+                            str(table["end_reason"]), float(table["end_day"]), outcome,
+                            _inputs(data.get("prior", []), scenario, targets_file, text, error))
     siege_targets(siege)  # every target must load as `siege calibrate` reads it
     return siege
 
@@ -108,6 +113,23 @@ def siege_targets(siege: DocumentedSiege) -> tuple[Target, ...]:
     data, text = read_toml(siege.targets_file, what="targets")
     return parse_targets(data.get("target"), siege.scenario,
                          located_errors(siege.targets_file, text))
+
+
+def _inputs(raw: Any, scenario: Scenario, file: Path, text: str, error: Any
+            ) -> tuple[Prior, ...]:
+    """The ``[[prior]]`` tables of a targets file, each checked as a calibration's prior (a
+    path that may take one value per replication, a support the scenario allows), one per
+    path."""
+    if not isinstance(raw, list):
+        raise error(("prior",), "must be [[prior]] tables (path, distribution and its "
+                    "parameters, as in a calibration file)")
+    priors: list[Prior] = []
+    for i, table in enumerate(raw):
+        prior = check_prior(table, i, scenario, file, text)
+        if any(p.path == prior.path for p in priors):
+            raise error(("prior", i, "path"), f"'{prior.path}' already has a prior")
+        priors.append(prior)
+    return tuple(priors)
 
 
 def _outcome(raw: Any, scenario: Scenario, error: Any) -> tuple[Target, dict[str, Any]]:
