@@ -17,6 +17,7 @@ from siege.scenario.schema import Scenario
 from siege.scenario.validate import find_line
 
 _NAMED = {"sectors": "sector_names", "routes": "route_names"}
+WAS = " | was "  # between a written value's new comment and what the line had before
 
 
 def location(scenario: Scenario, path: str) -> tuple[Any, ...]:
@@ -39,7 +40,9 @@ def number(value: float) -> str:
 
 def set_values(text: str, scenario: Scenario, values: Mapping[str, tuple[float, str]]) -> str:
     """``text`` (the TOML of ``scenario``, with no ``extends``) with each path set to its
-    value and the line's comment replaced by the one given (the old comment kept after it).
+    value and the line's comment replaced by the one given, followed by `` | was`` and the
+    line's old value and comment; a line an earlier call wrote keeps its first ``| was ...``
+    (the hand-set value and its source), so writing again does not nest them.
 
     Raises ValueError if a value cannot be placed, or the result is not ``scenario`` with the
     values set."""
@@ -53,7 +56,10 @@ def set_values(text: str, scenario: Scenario, values: Mapping[str, tuple[float, 
                            lines[line - 1]) if line else None
         if written:
             old = (written.group(3) or "").lstrip("# ").strip()
-            tail = f"{comment} | was {written.group(2).strip()}" + (f": {old}" if old else "")
+            if WAS in old:  # written by an earlier calibration: keep what the file had before it
+                tail = f"{comment}{WAS}{old.split(WAS, 1)[1]}"
+            else:
+                tail = f"{comment}{WAS}{written.group(2).strip()}" + (f": {old}" if old else "")
             lines[line - 1] = f"{written.group(1)}{key} = {number(value)}  # {tail}"
             continue
         header = find_line(text, loc[:-1])
