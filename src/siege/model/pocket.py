@@ -88,11 +88,14 @@ def relieved_control(control: FloatArray, flank: BoolArray, level: float) -> Flo
 # transitions
 
 
-def closed_now(state: SiegeState, params: ModelParams) -> BoolArray:
+def closed_now(state: SiegeState, params: ModelParams, cut: BoolArray | None = None
+               ) -> BoolArray:
     """True where the pocket is closed by the ground now: every ground route cut and mean
     flank control at the closure level, ``(n,)``. A town with a ``[pocket]`` and no ground
-    route at all is cut off by the ground from the start: closed."""
-    cut = ground_cut(state, params)
+    route at all is cut off by the ground from the start: closed. ``cut``: the ground routes'
+    cut states ``(n, g)`` if the caller has them."""
+    if cut is None:
+        cut = ground_cut(state, params)
     if params.pocket and cut.shape[1] == 0:
         return np.ones(state.n, dtype=bool)
     return rules.pocket_closed(cut, flank_control(state, params), params.has_flanks,
@@ -105,7 +108,7 @@ def update(state: SiegeState, params: ModelParams) -> None:
         return
     cut = ground_cut(state, params)
     all_cut = np.asarray(cut.all(axis=1) if cut.shape[1] else np.ones(state.n, dtype=bool))
-    state.pocketed = update_pocket(state.pocketed, closed_now(state, params), all_cut)
+    state.pocketed = update_pocket(state.pocketed, closed_now(state, params, cut), all_cut)
 
 
 def relieve(state: SiegeState, params: ModelParams) -> None:
