@@ -108,7 +108,7 @@ def test_a_doctrine_path_or_a_fixed_key_is_refused_with_its_line(tmp_path: Path)
     with pytest.raises(CalibrationError, match=r"prior\[1\]\.path.*already has a prior"):
         load_history(twice)
     negative = _copy(tmp_path / "n", "avdiivka", _prior("defender.strength", -10, 9000))
-    with pytest.raises(CalibrationError, match="defender.strength"):
+    with pytest.raises(CalibrationError, match=r"defender\.strength"):
         load_history(negative)
 
 
