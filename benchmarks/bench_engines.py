@@ -121,12 +121,13 @@ def tree_peak_rss(pid: int, peaks: dict[int, int]) -> None:
         stack.extend(int(k) for k in kids)
 
 
-def scale_run(replications: int, workers: int | None) -> tuple[float, float, float, float]:
+def scale_run(replications: int, workers: int | None, scenario: Path = SCENARIO
+              ) -> tuple[float, float, float, float]:
     """One ``siege simulate`` of ``replications`` in a subprocess: wall time (s), peak RSS
     summed over its processes and the largest one (MB), and the results file's size (MB)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "million.parquet"
-        cmd = [sys.executable, "-m", "siege", "simulate", str(SCENARIO), "-n", str(replications),
+        cmd = [sys.executable, "-m", "siege", "simulate", str(scenario), "-n", str(replications),
                "--out", str(out), "--json"]
         if workers:
             cmd += ["--workers", str(workers)]
@@ -146,8 +147,9 @@ def scale_run(replications: int, workers: int | None) -> tuple[float, float, flo
     return wall, total, largest, size
 
 
-def report_scale(replications: int, workers: int | None, repeat: int) -> None:
-    runs = [scale_run(replications, workers) for _ in range(repeat)]
+def report_scale(replications: int, workers: int | None, repeat: int,
+                 scenario: Path = SCENARIO) -> None:
+    runs = [scale_run(replications, workers, scenario) for _ in range(repeat)]
     walls = sorted(r[0] for r in runs)
     wall = walls[len(walls) // 2]  # the median (of an odd number of runs)
     total = max(r[1] for r in runs)
@@ -168,14 +170,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--scale-repeat", type=int, default=3, help="runs of the 1M simulation")
     ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--scenario", type=Path, default=SCENARIO,
+                    help="the scenario file (default: scenarios/bakhmut.toml)")
     args = ap.parse_args()
-    scenario = load_scenario(SCENARIO)
+    scenario = load_scenario(args.scenario)
     run_block("batch", scenario, 0, 1024)  # warm-up (imports, caches)
     batch_rate, batch_days = rate("batch", scenario, args.batch_reps)
     event_rate, _ = rate("event", scenario, args.event_reps)
     rep_day = 1.0 / batch_rate / (batch_days / args.batch_reps)
     floor = random_floor(scenario, args.batch_reps, 30)
-    print(f"scenario {SCENARIO.name}, one core, one process")
+    print(f"scenario {args.scenario.name}, one core, one process")
     print(f"  batch engine  {batch_rate:10,.0f} replications/s  ({args.batch_reps} replications)")
     print(f"  event engine  {event_rate:10,.1f} replications/s  ({args.event_reps} replications)")
     print(f"  ratio         {batch_rate / event_rate:10,.0f} x  (batch over event)")
@@ -186,7 +190,7 @@ def main() -> None:
     print(f"  combat step per running replication: {early:.3f} us with {n_early} running, "
           f"{late:.3f} us with ~{n_late} running (ended replications cost nothing)")
     if not args.no_scale:
-        report_scale(args.scale_reps, args.workers, args.scale_repeat)
+        report_scale(args.scale_reps, args.workers, args.scale_repeat, args.scenario)
 
 
 if __name__ == "__main__":
