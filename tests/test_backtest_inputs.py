@@ -127,3 +127,101 @@ def test_cli_reports_inputs_and_refuses_a_clash(tmp_path: Path) -> None:
     assert clash.returncode == 2
     assert "khe_sanh.targets.toml" in clash.stderr and "doctrine parameter" in clash.stderr
     assert "Traceback" not in clash.stderr
+
+
+def test_each_replication_draws_its_own_inputs(tmp_path: Path) -> None:
+    """Within one run, the replications with the larger drawn garrisons hold out longer (one
+    value for the whole run could not give that rank correlation)."""
+    from scipy import stats
+
+    from siege.run.backtest import simulate_siege
+
+    siege, = load_history(_copy(tmp_path / "r", "avdiivka",
+                                _prior("defender.strength", 4000, 20000, "loguniform")))
+    n = 400
+    values = draw_inputs(siege.inputs, n, 9)
+    assert np.unique(values["defender.strength"]).size == n
+    with local_executor(1) as executor:
+        run = simulate_siege(siege, executor, replications=n, seed=9, values=values)
+    rho, p = stats.spearmanr(values["defender.strength"], run.end_day)
+    assert rho > 0 and p < 1e-6
+
+
+def test_prediction_and_plain_backtest_draw_the_same_inputs(tmp_path: Path) -> None:
+    """The plain backtest and the left-out prediction draw a siege's inputs from its
+    simulation seed (common random numbers): each equals a run by hand with
+    ``draw_inputs(inputs, n, simulation seed)``; with the inputs fixed the prediction differs."""
+    from siege.analysis.abc import Population
+    from siege.analysis.backtest_run import PREDICT, predict
+    from siege.analysis.priors import JointPrior
+    from siege.run.backtest import name_key, run_seed, simulate_siege
+
+    siege, = load_history(_copy(tmp_path / "p", "kut", _prior("defender.strength", 8000, 11000)))
+    doctrine = load_doctrine(HISTORY / "doctrine.toml", [(siege.name, siege.scenario)])
+    prior = JointPrior.of(doctrine.priors)
+    particles = prior.from_z(prior.sample_z(np.random.default_rng(0), 3))
+    posterior = Population(0, particles, np.full(3, 1 / 3), np.zeros(3), np.zeros((3, 1)),
+                           np.zeros((3, 1)), 1.0, 3, 3, 3)
+    n, seed, draw_seed = 300, 4, 7
+    sim_seed = run_seed(siege, seed)
+    inputs = draw_inputs(siege.inputs, n, sim_seed)
+    draws = np.random.default_rng(np.random.SeedSequence(
+        draw_seed, spawn_key=(PREDICT, name_key(siege.name))))
+    index = draws.choice(3, size=n, p=posterior.weights)
+    by_hand = {path: particles[index, j] for j, path in doctrine.expand(siege.scenario)}
+    with local_executor(1) as executor:
+        predicted = predict(siege, doctrine, posterior, executor, replications=n,
+                            draw_seed=draw_seed, seed=seed)
+        fixed = predict(siege, doctrine, posterior, executor, replications=n,
+                        draw_seed=draw_seed, seed=seed, fixed_inputs=True)
+        expected = simulate_siege(siege, executor, replications=n, seed=sim_seed,
+                                  values={**by_hand, **inputs})
+        plain, = backtest([siege], executor, replications=n, seed=seed)
+        plain_by_hand = simulate_siege(siege, executor, replications=n, seed=sim_seed,
+                                       values=inputs)
+    np.testing.assert_array_equal(predicted.end_day, expected.end_day)
+    np.testing.assert_array_equal(predicted.end_reason, expected.end_reason)
+    assert not np.array_equal(predicted.end_day, fixed.end_day)
+    assert plain.end_day_median == float(np.median(plain_by_hand.end_day))
+    assert plain.p_end_reason == float(np.mean(plain_by_hand.end_reason == "surrendered"))
+
+
+@pytest.mark.slow
+def test_a_left_out_sieges_inputs_never_inform_its_fit(tmp_path: Path) -> None:
+    """Its [[prior]] tables reach its own prediction only: changing them leaves its fold's
+    posterior bit for bit and moves its prediction; the other fold, which trains on it, sees
+    the change."""
+    from siege.analysis.backtest_run import leave_one_out
+
+    settings = AbcSettings(population=8, max_generations=2)
+
+    def folds(folder: Path) -> list:
+        sieges = load_history(folder)
+        doctrine = load_doctrine(HISTORY / "doctrine.toml",
+                                 [(s.name, s.scenario) for s in sieges])
+        with local_executor(1) as executor:
+            return leave_one_out(sieges, doctrine, executor, settings=settings,
+                                 replications=200, seed=5)
+
+    one = _copy(tmp_path / "a", "kut", _prior("defender.strength", 8000, 11000))
+    _copy(one, "mariupol")
+    other = _copy(tmp_path / "b", "kut", _prior("defender.strength", 4000, 5000))
+    _copy(other, "mariupol")
+    a, b = folds(one), folds(other)
+    assert a[0].left_out == b[0].left_out == "kut"
+    np.testing.assert_array_equal(a[0].fit.posterior.values, b[0].fit.posterior.values)
+    np.testing.assert_array_equal(a[0].fit.posterior.weights, b[0].fit.posterior.weights)
+    assert a[0].score != b[0].score
+    assert not np.array_equal(a[1].fit.posterior.distances, b[1].fit.posterior.distances)
+
+
+def test_the_plain_backtest_refuses_a_doctrine_path_when_the_folder_has_a_doctrine(
+        tmp_path: Path) -> None:
+    folder = _copy(tmp_path / "d", "kut", _prior("fortification.multiplier", 3, 6))
+    assert run_cli("backtest", str(folder), "-n", "20", "-w", "1").returncode == 0  # no doctrine
+    (folder / "doctrine.toml").write_text((HISTORY / "doctrine.toml").read_text())
+    proc = run_cli("backtest", str(folder), "-n", "20", "-w", "1")
+    assert proc.returncode == 2 and "doctrine parameter" in proc.stderr
+    assert "kut.targets.toml, line" in proc.stderr and "Traceback" not in proc.stderr
+    fixed = run_cli("backtest", str(folder), "-n", "20", "-w", "1", "--fixed-inputs")
+    assert fixed.returncode == 0, fixed.stderr

@@ -56,7 +56,7 @@ from siege.run.backtest import SiegeRun, derived_seed, name_key, run_seed, simul
 from siege.run.calibrate import simulate_particles
 from siege.run.executors import Executor
 from siege.scenario.calibration import AbcSettings, Calibration, Prior
-from siege.scenario.doctrine import Doctrine
+from siege.scenario.doctrine import Doctrine, check_inputs
 from siege.scenario.history import DocumentedSiege
 
 F64 = NDArray[np.float64]
@@ -133,7 +133,11 @@ def leave_one_out(
 ) -> list[Fold]:
     """For each siege, fit the doctrine on all the others and score its prediction. The fits
     and draws derive their seeds from ``seed`` (:data:`FIT_ROOT` if None); the predictions
-    are simulated with the plain backtest's seeds (common random numbers with it)."""
+    are simulated with the plain backtest's seeds (common random numbers with it). Raise
+    :class:`CalibrationError` where a siege's uncertain input is a doctrine path (unless
+    ``fixed_inputs``)."""
+    if not fixed_inputs:
+        check_inputs(doctrine, sieges)
     root = FIT_ROOT if seed is None else seed
     folds = []
     for siege in sieges:

@@ -77,13 +77,15 @@ def backtest(
         sieges = load_history(folder, skip=(DOCTRINE_FILE,) if doctrine is None else (
             DOCTRINE_FILE, doctrine.name))
         doctrine_set = None
+        doctrine_file = doctrine or folder / DOCTRINE_FILE
         if leave_one_out:
             if len(sieges) < 2:
                 raise HistoryError(f"{folder}: --leave-one-out needs at least two sieges")
-            doctrine_set = load_doctrine(doctrine or folder / DOCTRINE_FILE,
-                                         [(s.name, s.scenario) for s in sieges])
-            if not fixed_inputs:
-                check_inputs(doctrine_set, sieges)
+            doctrine_set = load_doctrine(doctrine_file, [(s.name, s.scenario) for s in sieges])
+        elif not fixed_inputs and doctrine_file.is_file():
+            # a siege's input on a doctrine path is refused here too, not only when fitting
+            check_inputs(load_doctrine(doctrine_file, [(s.name, s.scenario) for s in sieges]),
+                         sieges)
         executor: Executor = (DaskExecutor(scheduler) if scheduler is not None
                               else local_executor(workers or default_workers()))
         folds = []
@@ -111,10 +113,12 @@ def backtest(
                                          fixed_inputs=fixed_inputs)
             streams.write_text(json.dumps(json_safe(payload), indent=2) + "\n")
         else:
+            drawn = not fixed_inputs and any(s.inputs for s in sieges)
             title = (f"backtest of {len(scores)} documented sieges"
                      + (", each left out of the doctrine fit" if folds else ", as written")
                      + f" ({replications:,} replications each"
-                     + (", inputs fixed" if fixed_inputs else ", uncertain inputs drawn")
+                     + (", inputs fixed" if fixed_inputs else
+                        ", uncertain inputs drawn" if drawn else "")
                      + ")")
             out_console.print(view.scores_table(scores, title))
             out_console.print(view.SMOOTHING.format(k=len(END_REASONS)), markup=False)
