@@ -4,6 +4,7 @@ mechanism's effect through the batch engine on small scenarios."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from siege.model import pocket, rules
 from siege.model.state import init_state
 from siege.scenario import build_params, scenario_from_dict
 
-from conftest import scenario_data
+from conftest import run_cli, scenario_data
 
 # ------------------------------------------------------------------------------------------
 # rules
@@ -207,6 +208,19 @@ def test_mean_engine_captures_and_refuses_a_pocket() -> None:
     assert list(res.end_reason) == ["captured"]
     with pytest.raises(SiegeError, match=r"mean engine does not represent a pocket"):
         run(encircled(), n=1, engine="mean")
+
+
+def test_the_mean_engine_refuses_a_pocket_before_the_run_starts(tmp_path: Path) -> None:
+    """One message naming the engine option and the scenario, exit status 2, before any block
+    (no "replications ... failed"), and no results file."""
+    kut = Path(__file__).resolve().parents[1] / "scenarios" / "history" / "kut.toml"
+    out = tmp_path / "k.parquet"
+    proc = run_cli("simulate", str(kut), "--engine", "mean", "--out", str(out))
+    assert proc.returncode == 2
+    assert "key '--engine': scenario 'kut': the mean engine does not represent a pocket" in \
+        proc.stderr
+    assert "failed" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(("change", "message"), [

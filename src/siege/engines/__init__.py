@@ -6,12 +6,14 @@ a scenario; a new engine is one runner and one entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from siege.engines.base import BlockInputs, BlockProgress
 from siege.engines.batch import run_batch
 from siege.engines.event import run_event
+from siege.engines.mean import refuses as mean_refuses
 from siege.engines.mean import run_mean
 from siege.results.block import BlockResult
 from siege.results.moments import CELL
@@ -35,13 +37,15 @@ class Engine:
 
     ``granularity``: blocks are whole multiples of this many replications (the batch engine's
     stream blocks; whole cells of the bands' moments). ``replications``: how many it runs
-    whatever the scenario asks (None: as asked)."""
+    whatever the scenario asks (None: as asked). ``refuses(scenario)``: why it cannot run a
+    scenario (None if it can), checked before a run starts."""
 
     name: str
     description: str
     run: RunBlock
     granularity: int = CELL
     replications: int | None = None
+    refuses: Callable[[Scenario], str | None] | None = None
 
 
 REGISTRY: dict[str, Engine] = {
@@ -67,6 +71,7 @@ REGISTRY: dict[str, Engine] = {
             run_mean,
             granularity=1,
             replications=1,
+            refuses=mean_refuses,
         ),
     )
 }

@@ -50,16 +50,24 @@ METHOD = "RK45"
 MAX_STILL = 100  # discrete changes at one instant beyond which the run is called chattering
 
 
+def refuses(scenario: Scenario) -> str | None:
+    """Why the mean engine cannot run ``scenario`` (None if it can): a pocket that holds out
+    is not among its integration events."""
+    if scenario.pocket is not None:
+        return ("the mean engine does not represent a pocket that holds out (the scenario's "
+                "[pocket] table): the pocket's forming, surrender and relief are not among its "
+                "integration events; run the scenario with --engine batch or --engine event")
+    return None
+
+
 class MeanRun:
     """One replication of a scenario advanced by its expected rates."""
 
     def __init__(self, scenario: Scenario) -> None:
         sim = scenario.simulation
-        if scenario.pocket is not None:
-            raise ModelError("the mean engine does not represent a pocket that holds out (the "
-                             "scenario's [pocket] table): the pocket's forming, surrender and "
-                             "relief are not among its integration events; run the scenario "
-                             "with --engine batch or --engine event")
+        why = refuses(scenario)
+        if why is not None:
+            raise ModelError(why)
         self.timeline = Timeline(scenario)
         self.params: ModelParams = self.timeline.base
         self.horizon = sim.horizon_days
