@@ -263,3 +263,26 @@ def test_batch_and_event_engines_agree_on_a_pocket() -> None:
     assert abs(shares[0] - shares[1]) < 4 * math.sqrt(p * (1 - p) * (1 / 200 + 1 / 800))
     for res in (event, batch):
         assert set(res.end_reason) <= {"surrendered", "held"}
+
+
+def test_sweeps_and_calibrations_refuse_the_mean_engine_before_running(tmp_path: Path) -> None:
+    """A sweep file naming the mean engine for a [pocket] scenario, and a calibration on the
+    mean engine (one replication a run, where a calibration needs many a block): one message
+    each, exit status 2, nothing written."""
+    kut = Path(__file__).resolve().parents[1] / "scenarios" / "history" / "kut.toml"
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'scenario = "{kut}"\nengine = "mean"\n[design]\nmethod = "grid"\n'
+                     '[[parameter]]\npath = "defender.strength"\nvalues = [9000, 11000]\n')
+    store = tmp_path / "s.store"
+    proc = run_cli("sweep", str(sweep), "--out", str(store), "-w", "1")
+    assert proc.returncode == 2 and "sweep.toml" in proc.stderr and "engine" in proc.stderr
+    assert "does not represent a pocket" in proc.stderr and not store.exists()
+    cal = tmp_path / "cal.toml"
+    cal.write_text(f'scenario = "{kut}"\n[[prior]]\npath = "defender.strength"\n'
+                   'distribution = "uniform"\nlow = 8000\nhigh = 11000\n[[target]]\n'
+                   'kind = "outcome"\nend_reason = "surrendered"\nend_day = 144\nsd = 1\n')
+    out = tmp_path / "c.store"
+    proc = run_cli("calibrate", str(cal), "--out", str(out), "--engine", "mean", "-w", "1")
+    assert proc.returncode == 2 and "--engine" in proc.stderr
+    assert "a calibration simulates many particles" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()

@@ -139,7 +139,7 @@ def calibrate(
     A store whose last run stopped at a rule that would stop it again (the simulation budget,
     the least acceptance, a tolerance that cannot shrink) under the same ``[abc]`` settings is
     not run again. ``max_wall_time_s`` replaces the file's wall-time limit."""
-    check_engine(engine)
+    check_engine(engine, calibration.scenario)
     settings = calibration.abc
     if max_wall_time_s is not None:
         settings = AbcSettings(**(settings.to_dict() | {"max_wall_time_s": max_wall_time_s}))

@@ -144,6 +144,7 @@ def calibrate(
     from siege.errors import CalibrationError
     from siege.output import calibration_view as view
     from siege.run.blocks import default_workers
+    from siege.run.calibrate import check_engine
     from siege.run.calibration_store import CalibrationStore
     from siege.run.dask import DaskExecutor
     from siege.run.executors import Executor, local_executor
@@ -163,6 +164,7 @@ def calibrate(
         with executor:
             if file is not None and out is not None:
                 calibration = load_calibration(file)
+                check_engine(engine or "batch", calibration.scenario)  # before the store
                 store = (CalibrationStore.resume if resume else CalibrationStore.create)(
                     out, calibration, engine or "batch")
                 with _calibration_progress() as progress:

@@ -271,11 +271,21 @@ class SimpyRun:
         self.params = params
 
     def run_processes(self) -> None:
-        """Start every process and run the environment until every replication has ended."""
+        """Start every process and run the environment until every replication has ended.
+
+        The processes' generators are closed at the end: a generator suspended in a ``yield``
+        holds this run (its ``self``), which holds the environment that holds the processes, a
+        reference cycle that Python frees only at its next full collection. Closed, the run and
+        its arrays (the recorder's band histograms, about 28 MB on the Bakhmut scenario
+        whatever the block's size) are freed as soon as the block returns, instead of piling up
+        in a worker that runs one block after another."""
         env = self.env
-        env.process(self.dated_events())
-        env.process(self.reviews())
-        for r in range(self.params.n_routes):
-            env.process(self.convoys(r))
-        env.process(self.combat())
-        env.run(until=self.done)
+        generators = [self.dated_events(), self.reviews(),
+                      *(self.convoys(r) for r in range(self.params.n_routes)), self.combat()]
+        try:
+            for generator in generators:
+                env.process(generator)
+            env.run(until=self.done)
+        finally:
+            for generator in generators:
+                generator.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from siege.engines import ENGINES, BlockInputs
+from siege.engines import ENGINES, REGISTRY, BlockInputs
 from siege.errors import CalibrationError, RunError
 from siege.model.probes import Probe
 from siege.model.rules import END_REASONS
@@ -26,6 +26,7 @@ from siege.results.parquet import Bands
 from siege.rng import STREAM_BLOCK
 from siege.run.blocks import default_block_size, empty_bands, plan_blocks
 from siege.run.executors import BlockFailure, BlockTask, Executor
+from siege.scenario import Scenario
 from siege.scenario.calibration import Calibration
 from siege.scenario.targets import Component
 
@@ -48,10 +49,22 @@ def components(calibration: Calibration) -> list[Component]:
     return [c for t in calibration.targets for c in t.components]
 
 
-def check_engine(engine: str) -> None:
+def check_engine(engine: str, scenario: Scenario | None = None) -> None:
+    """Refuse an unknown engine, one that runs a fixed number of replications (the mean
+    engine's one: a calibration simulates many particles in each block), and one that refuses
+    ``scenario``."""
     if engine not in ENGINES:
         raise CalibrationError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
                                key="--engine")
+    spec = REGISTRY[engine]
+    if spec.replications is not None:
+        raise CalibrationError(f"the {engine} engine runs {spec.replications} replication a "
+                               "run; a calibration simulates many particles a block: use "
+                               "--engine batch or --engine event", key="--engine")
+    if spec.refuses is not None and scenario is not None:
+        why = spec.refuses(scenario)
+        if why is not None:
+            raise CalibrationError(f"scenario '{scenario.name}': {why}", key="--engine")
 
 
 def simulate_particles(
@@ -68,7 +81,7 @@ def simulate_particles(
     """Simulate particles with parameter values ``(m, d)`` (columns in the calibration's prior
     order) and the simulation seed ``seed`` (and merge their daily ``bands``, for figures);
     raise :class:`RunError` if a block fails."""
-    check_engine(engine)
+    check_engine(engine, calibration.scenario)
     reps = replications_per_particle or calibration.replications_per_particle
     m = values.shape[0]
     total = m * reps

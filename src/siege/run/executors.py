@@ -31,7 +31,6 @@ One policy for every executor:
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -122,18 +121,10 @@ def run_task(task: BlockTask, progress: BlockProgress | None = None) -> BlockRes
     allocator's thresholds raised for the block where the host pinned them low (Dask's
     nanny does: see :mod:`siege.run.allocator`), passing ``progress`` on at most every
     :data:`PROGRESS_INTERVAL_S`. Floating-point warnings are silenced: the engines check
-    their state and raise :class:`~siege.errors.ModelError` themselves.
-
-    The block's engine (its SimPy processes and the state arrays they hold) is left in
-    reference cycles, which Python frees only at its next full collection: collected here, after
-    each block, or a worker would grow by a block's arrays (about 30 MB for 65,536
-    replications) with every block it runs."""
+    their state and raise :class:`~siege.errors.ModelError` themselves."""
     every = _Every(progress) if progress is not None else None
     with block_allocator(), np.errstate(all="ignore"):
-        try:
-            return run_block(task.engine, task.scenario, task.first, task.n, task.inputs, every)
-        finally:
-            gc.collect()
+        return run_block(task.engine, task.scenario, task.first, task.n, task.inputs, every)
 
 
 def attempt(task: BlockTask, progress: BlockProgress | None = None) -> BlockResult | BlockFailure:
