@@ -58,6 +58,7 @@ def test_plan_blocks_share_the_work_evenly_among_workers(replications: int) -> N
     assert plan_blocks(40000, 65536, workers=2) == [(0, 20480), (20480, 19520)]
 
 
+@pytest.mark.slow  # seconds: left to the full suite, the quick loop stays under 90 s
 def test_batch_outcomes_identical_across_workers_and_block_sizes(
     bakhmut: Scenario, tmp_path: Path
 ) -> None:

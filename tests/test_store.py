@@ -150,6 +150,7 @@ def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     assert files_of(killed) == files_of(whole)  # byte for byte, every file
 
 
+@pytest.mark.slow  # seconds: left to the full suite, the quick loop stays under 90 s
 def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) -> None:
     man = json.loads((store / "manifest.json").read_text())
     before = files_of(store)
@@ -159,6 +160,7 @@ def test_resume_of_a_finished_store_runs_nothing(store: Path, tmp_path: Path) ->
     assert files_of(store) == before
 
 
+@pytest.mark.slow  # seconds: left to the full suite, the quick loop stays under 90 s
 def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) -> None:
     other = write_sweep(tmp_path, points=4)  # one more point
     proc = run_cli_subprocess("sweep", str(other), "--out", str(store), "--resume")
@@ -171,11 +173,13 @@ def test_resume_refuses_a_store_of_another_sweep(store: Path, tmp_path: Path) ->
         DirectoryStore.resume(store, spec.__class__(**{**spec.__dict__, "base": base_changed}))
 
 
+@pytest.mark.slow  # seconds: left to the full suite, the quick loop stays under 90 s
 def test_new_sweep_into_an_existing_store_is_refused(store: Path, tmp_path: Path) -> None:
     proc = run_cli_subprocess("sweep", str(write_sweep(tmp_path)), "--out", str(store))
     assert proc.returncode == 2 and "--resume" in proc.stderr
 
 
+@pytest.mark.slow  # seconds: left to the full suite, the quick loop stays under 90 s
 def test_a_failing_point_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
     path = tmp_path / "fail.toml"
     path.write_text(f'scenario = "{BAKHMUT}"\n' + """

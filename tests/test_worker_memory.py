@@ -19,6 +19,7 @@ from siege.scenario import load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # tracemalloc makes a small block take seconds
 @pytest.mark.parametrize(("engine", "n"), [("batch", 4096), ("event", 2)])
 def test_a_finished_block_keeps_no_memory(engine: str, n: int) -> None:
     """With the cycle, the Iwo Jima scenario kept 2.7 MB (batch) and 2.4 MB (event) after the
