@@ -210,14 +210,7 @@ def parse_calibration(
     raw_priors = data.get("prior", [])
     if not isinstance(raw_priors, list) or not raw_priors:
         raise at.error(("prior",), "give at least one [[prior]] table")
-    priors = tuple(_prior(raw, i, scenario, at) for i, raw in enumerate(raw_priors))
-    seen: dict[str, int] = {}
-    for i, prior in enumerate(priors):
-        if prior.path in seen:
-            raise at.error(("prior", i, "path"), f"'{prior.path}' already has a prior "
-                           f"(prior[{seen[prior.path]}])")
-        seen[prior.path] = i
-    _check_pairs(priors, at)
+    priors = _priors(raw_priors, scenario, at)
     targets = parse_targets(data.get("target"), scenario, at.error)
     return Calibration(
         file=file, text=text, scenario=scenario, scenario_file=scenario_file, seed=seed,
@@ -231,6 +224,26 @@ def located_errors(file: Path, text: str) -> Callable[[tuple[Any, ...], str],
     """Errors at a key path of ``file`` (its source ``text``), naming the key and its line:
     what :func:`~siege.scenario.targets.parse_targets` raises for a file of targets."""
     return _Where(file, text).error
+
+
+def check_priors(raw: list[Any], scenario: Scenario, file: Path, text: str
+                 ) -> tuple[Prior, ...]:
+    """The ``[[prior]]`` tables ``raw`` of ``file`` (source ``text``), checked against
+    ``scenario`` as a calibration file's are: each prior, one per path, and a route's restore
+    level below its cut level."""
+    return _priors(raw, scenario, _Where(file, text))
+
+
+def _priors(raw: list[Any], scenario: Scenario, at: _Where) -> tuple[Prior, ...]:
+    priors = tuple(_prior(table, i, scenario, at) for i, table in enumerate(raw))
+    seen: dict[str, int] = {}
+    for i, prior in enumerate(priors):
+        if prior.path in seen:
+            raise at.error(("prior", i, "path"), f"'{prior.path}' already has a prior "
+                           f"(prior[{seen[prior.path]}])")
+        seen[prior.path] = i
+    _check_pairs(priors, at)
+    return priors
 
 
 def check_prior(raw: Any, i: int, scenario: Scenario, file: Path, text: str) -> Prior:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siege.errors import HistoryError, ScenarioError
-from siege.scenario.calibration import Prior, check_prior, located_errors
+from siege.scenario.calibration import Prior, check_priors, located_errors
 from siege.scenario.load import load_scenario
 from siege.scenario.read import read_toml
 from siege.scenario.schema import Scenario
@@ -117,19 +117,12 @@ def siege_targets(siege: DocumentedSiege) -> tuple[Target, ...]:
 
 def _inputs(raw: Any, scenario: Scenario, file: Path, text: str, error: Any
             ) -> tuple[Prior, ...]:
-    """The ``[[prior]]`` tables of a targets file, each checked as a calibration's prior (a
-    path that may take one value per replication, a support the scenario allows), one per
-    path."""
+    """The ``[[prior]]`` tables of a targets file, checked as a calibration file's are (a path
+    that may take one value per replication, a support the scenario allows, one per path)."""
     if not isinstance(raw, list):
         raise error(("prior",), "must be [[prior]] tables (path, distribution and its "
                     "parameters, as in a calibration file)")
-    priors: list[Prior] = []
-    for i, table in enumerate(raw):
-        prior = check_prior(table, i, scenario, file, text)
-        if any(p.path == prior.path for p in priors):
-            raise error(("prior", i, "path"), f"'{prior.path}' already has a prior")
-        priors.append(prior)
-    return tuple(priors)
+    return check_priors(raw, scenario, file, text)
 
 
 def _outcome(raw: Any, scenario: Scenario, error: Any) -> tuple[Target, dict[str, Any]]:
