@@ -47,6 +47,12 @@ class Engine:
     replications: int | None = None
     refuses: Callable[[Scenario], str | None] | None = None
 
+    def refusal(self, scenario: Scenario) -> str | None:
+        """Why this engine cannot run ``scenario``, naming it (None if it can): what every
+        entry point that runs an engine checks before it starts."""
+        why = self.refuses(scenario) if self.refuses is not None else None
+        return None if why is None else f"scenario '{scenario.name}': {why}"
+
 
 REGISTRY: dict[str, Engine] = {
     e.name: e

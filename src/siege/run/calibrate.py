@@ -61,10 +61,9 @@ def check_engine(engine: str, scenario: Scenario | None = None) -> None:
         raise CalibrationError(f"the {engine} engine runs {spec.replications} replication a "
                                "run; a calibration simulates many particles a block: use "
                                "--engine batch or --engine event", key="--engine")
-    if spec.refuses is not None and scenario is not None:
-        why = spec.refuses(scenario)
-        if why is not None:
-            raise CalibrationError(f"scenario '{scenario.name}': {why}", key="--engine")
+    why = spec.refusal(scenario) if scenario is not None else None
+    if why is not None:
+        raise CalibrationError(why, key="--engine")
 
 
 def simulate_particles(

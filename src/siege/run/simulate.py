@@ -85,10 +85,9 @@ def resolve_run(
     if engine not in ENGINES:
         raise ScenarioError(f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}",
                             key="--engine")
-    refuses = REGISTRY[engine].refuses
-    why = refuses(scenario) if refuses is not None else None
+    why = REGISTRY[engine].refusal(scenario)
     if why is not None:
-        raise ScenarioError(f"scenario '{scenario.name}': {why}", key="--engine")
+        raise ScenarioError(why, key="--engine")
     updates: dict[str, object] = {}
     if replications is not None:
         updates["simulation.replications"] = replications

@@ -130,10 +130,9 @@ def parse_sweep(data: Mapping[str, Any], file: Path) -> Sweep:
 
     if engine not in ENGINES:
         raise bad("engine", f"unknown engine '{engine}'; choose from {', '.join(ENGINES)}")
-    refuses = REGISTRY[engine].refuses  # checked on the base scenario: points share its tables
-    why = refuses(base) if refuses is not None else None
+    why = REGISTRY[engine].refusal(base)  # the base scenario: points share its tables
     if why is not None:
-        raise bad("engine", f"scenario '{base.name}': {why}")
+        raise bad("engine", why)
     one_run = REGISTRY[engine].replications  # the mean engine: one a point
     if one_run is not None:
         replications = one_run
