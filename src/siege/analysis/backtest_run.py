@@ -171,8 +171,7 @@ def fit_doctrine(
                                       for s in training),
                                 tuple(_columns(s, doctrine) for s in training),
                                 tuple(s.name for s in training), executor, engine,
-                                block_size, replications_per_particle,
-                                tuple(() if fixed_inputs else s.inputs for s in training))
+                                block_size, replications_per_particle)
     prior = JointPrior.of(doctrine.priors)
     observed = _joint_observations(simulator.calibrations)
     reps = replications_per_particle * len(training)
@@ -257,8 +256,8 @@ def _joint_observations(calibrations: Sequence[Calibration]) -> Observations:
 class _JointSimulator:
     """Doctrine particles ``(m, d)`` simulated on every training siege: summaries ``(m, k)``,
     the sieges' components end to end. Each siege's simulations are seeded from the batch's
-    seed and the siege's name; its uncertain inputs (``inputs``, after the doctrine's columns
-    in its calibration's paths) are drawn afresh for each particle from that seed."""
+    seed and the siege's name; its uncertain inputs (its calibration's priors after the
+    doctrine's columns) are drawn afresh for each particle from that seed."""
 
     calibrations: tuple[Calibration, ...]
     columns: tuple[NDArray[np.intp], ...]
@@ -267,13 +266,13 @@ class _JointSimulator:
     engine: str
     block_size: int | None
     replications_per_particle: int
-    inputs: tuple[tuple[Prior, ...], ...]
 
     def __call__(self, values: F64, seed: int) -> F64:
         out = []
-        for calibration, columns, name, inputs in zip(self.calibrations, self.columns,
-                                                      self.names, self.inputs, strict=True):
+        for calibration, columns, name in zip(self.calibrations, self.columns, self.names,
+                                              strict=True):
             siege_seed = derived_seed(seed, name_key(name))
+            inputs = calibration.priors[columns.size:]  # drawn, not fitted
             drawn = draw_inputs(inputs, values.shape[0], siege_seed)
             particles = np.column_stack([values[:, columns], *drawn.values()])
             out.append(simulate_particles(
