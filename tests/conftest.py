@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +96,27 @@ def run_cli_subprocess(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def kill_9_when(args: Sequence[str], ready: Callable[[], bool], what: str, *,
+                env: Mapping[str, str] | None = None, timeout: float = 120.0) -> None:
+    """Start ``python -m siege ARGS`` and kill it with SIGKILL (no handler, no clean-up) as
+    soon as ``ready()`` holds, checked every 10 ms; fail if it ends first or nothing is ready
+    within ``timeout`` seconds."""
+    proc = subprocess.Popen([sys.executable, "-m", "siege", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert proc.poll() is None, f"{what} finished before it could be killed"
+            assert time.monotonic() < deadline, f"{what}: not ready within {timeout:g} s"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ check, the calibrated scenario, and simulating under the posterior."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from siege.scenario.calibration import load_calibration
 from siege.scenario.render import toml_text
 from test_calibration_file import write_calibration
 
-from conftest import ROOT, files_of, run_cli, scenario_data
+from conftest import ROOT, files_of, kill_9_when, run_cli, scenario_data
 
 RESULT_FILES = ("generations.parquet", "particles.parquet", "posterior.parquet")
 
@@ -179,14 +177,9 @@ def test_resume_after_kill_9_gives_the_identical_posterior(tmp_path: Path) -> No
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     cmd = [sys.executable, "-m", "siege", "calibrate", str(cal), "-w", "1", "--out"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([*cmd, str(killed)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (killed / "generations" / "generation=2.parquet").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "no generation 2 written"
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_when([*cmd[3:], str(killed)],
+                (killed / "generations" / "generation=2.parquet").exists,
+                "the calibration (generation 2)", env=env)
     assert not (killed / "generations" / "generation=4.parquet").exists()
     resumed = subprocess.run([*cmd, str(killed), "--resume"], env=env, capture_output=True,
                              text=True, timeout=300)

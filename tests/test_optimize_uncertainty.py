@@ -5,11 +5,6 @@ statistics from plain runs; bad tables; resume identity; and a real kill -9 of t
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +25,7 @@ from siege.run.optimize_store import OptimizeStore
 from siege.run.simulate import simulate
 from siege.scenario import load_scenario
 
-from conftest import files_of, run_cli_subprocess
+from conftest import files_of, kill_9_when, run_cli_subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 IWO = ROOT / "scenarios" / "classics" / "iwo_jima.toml"  # a small, fast scenario
@@ -261,17 +256,8 @@ def test_resume_after_sigkill_gives_the_identical_front(tmp_path: Path) -> None:
                                "--workers", "1", "--json")
     assert whole.returncode == 0, whole.stderr
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "siege", "optimize", str(path), "--out",
-                             str(killed), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not list(killed.glob("candidate=*/outcomes.parquet")):
-        assert proc.poll() is None, "the optimization finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_9_when(["optimize", str(path), "--out", str(killed), "--workers", "1"],
+                lambda: any(killed.glob("candidate=*/outcomes.parquet")), "the optimization")
     assert not (killed / "candidates.parquet").exists()  # killed mid-run
     resumed = run_cli_subprocess("optimize", str(path), "--out", str(killed), "--resume",
                                  "--workers", "1", "--json")

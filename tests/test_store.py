@@ -4,9 +4,7 @@ written block by block, resumable after SIGKILL, refusing to mix sweeps."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +21,7 @@ from siege.run.store import DirectoryStore
 from siege.run.store_read import open_store, read_outcomes
 from siege.run.sweep import SweepError, design, load_sweep, point_scenarios, run_sweep
 
-from conftest import files_of, run_cli, run_cli_subprocess
+from conftest import files_of, kill_9_when, run_cli, run_cli_subprocess
 
 BAKHMUT = Path(__file__).resolve().parents[1] / "scenarios" / "bakhmut.toml"
 
@@ -129,18 +127,8 @@ def test_resume_after_sigkill_ends_with_the_same_store(tmp_path: Path) -> None:
     assert finished.returncode == 0
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "siege", "sweep", str(sweep), "--out", str(killed),
-         "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not list(killed.glob("outcomes/*/part-*.parquet")):
-        assert proc.poll() is None, "the sweep finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_9_when(["sweep", str(sweep), "--out", str(killed), "--workers", "1"],
+                lambda: any(killed.glob("outcomes/*/part-*.parquet")), "the sweep")
     finished_before = len(list(killed.glob("bands/*/bands.parquet")))
     assert finished_before < 6  # killed mid-run
 
